@@ -1,0 +1,193 @@
+/* opencl/core.c — host side of the core kernels (cl/core.cl). */
+#include "clrt.h"
+#include "../kern_core.h"
+
+#define ROW_WG 64
+
+static cl_kernel K(tassl_device *dev, const char *name) {
+    return tassl_cl_kernel(dev, "core", name, "");
+}
+
+static tassl_status finish_args(tassl_cl_args *a, const char *what) {
+    return a->err == CL_SUCCESS ? TASSL_OK : tassl_cl_fail(a->err, what);
+}
+
+static tassl_status cl_fill(tassl_device *dev, tassl_ptr y, int64_t n, float v) {
+    cl_kernel k = K(dev, "fill");
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, y);
+    tassl_cl_arg_int(&a, n);
+    tassl_cl_arg_float(&a, v);
+    tassl_status s = finish_args(&a, "fill: set args");
+    return s ? s : tassl_cl_launch_1d(dev, k, n);
+}
+
+static tassl_status cl_rng(tassl_device *dev, tassl_ptr y, int64_t n, tassl_rng_dist dist,
+                           uint64_t seed, uint64_t counter, float fa, float fb) {
+    cl_kernel k = K(dev, "rng");
+    if (!k) return TASSL_ERR_DEVICE;
+    cl_uint w[4] = {(cl_uint)seed, (cl_uint)(seed >> 32), (cl_uint)counter,
+                    (cl_uint)(counter >> 32)};
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, y);
+    tassl_cl_arg_int(&a, n);
+    tassl_cl_arg_int(&a, (int)dist);
+    for (int i = 0; i < 4; i++) tassl_cl_arg(&a, sizeof w[i], &w[i]);
+    tassl_cl_arg_float(&a, fa);
+    tassl_cl_arg_float(&a, fb);
+    tassl_status s = finish_args(&a, "rng: set args");
+    return s ? s : tassl_cl_launch_1d(dev, k, n);
+}
+
+static int64_t view_numel(const tassl_kview *v) {
+    int64_t n = 1;
+    for (int d = 0; d < v->ndim; d++) n *= v->shape[d];
+    return n;
+}
+
+static tassl_status cl_copy(tassl_device *dev, const tassl_kview *src, const tassl_kview *dst,
+                            int accumulate) {
+    cl_kernel k = K(dev, "copy");
+    if (!k) return TASSL_ERR_DEVICE;
+    int64_t n = view_numel(dst);
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_view(&a, src);
+    tassl_cl_arg_view(&a, dst);
+    tassl_cl_arg_int(&a, accumulate);
+    tassl_cl_arg_int(&a, n);
+    tassl_status s = finish_args(&a, "copy: set args");
+    return s ? s : tassl_cl_launch_1d(dev, k, n);
+}
+
+static tassl_status cl_unary(tassl_device *dev, tassl_unary_op op, tassl_ptr x, tassl_ptr y,
+                             int64_t n, float fa, float fb) {
+    cl_kernel k = K(dev, "unary");
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_int(&a, (int)op);
+    tassl_cl_arg_ptr(&a, x);
+    tassl_cl_arg_ptr(&a, y);
+    tassl_cl_arg_int(&a, n);
+    tassl_cl_arg_float(&a, fa);
+    tassl_cl_arg_float(&a, fb);
+    tassl_status s = finish_args(&a, "unary: set args");
+    return s ? s : tassl_cl_launch_1d(dev, k, n);
+}
+
+static tassl_status cl_unary_bwd(tassl_device *dev, tassl_unary_op op, tassl_ptr x, tassl_ptr y,
+                                 tassl_ptr dy, tassl_ptr dx, int64_t n, float fa, float fb) {
+    cl_kernel k = K(dev, "unary_bwd");
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_int(&a, (int)op);
+    tassl_cl_arg_ptr(&a, x);
+    tassl_cl_arg_ptr(&a, y);
+    tassl_cl_arg_ptr(&a, dy);
+    tassl_cl_arg_ptr(&a, dx);
+    tassl_cl_arg_int(&a, n);
+    tassl_cl_arg_float(&a, fa);
+    tassl_cl_arg_float(&a, fb);
+    tassl_status s = finish_args(&a, "unary_bwd: set args");
+    return s ? s : tassl_cl_launch_1d(dev, k, n);
+}
+
+static tassl_status cl_binary(tassl_device *dev, tassl_binary_op op, const tassl_kview *va,
+                              const tassl_kview *vb, tassl_ptr c) {
+    cl_kernel k = K(dev, "binary");
+    if (!k) return TASSL_ERR_DEVICE;
+    int64_t n = view_numel(va);
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_int(&a, (int)op);
+    tassl_cl_arg_view(&a, va);
+    tassl_cl_arg_view(&a, vb);
+    tassl_cl_arg_ptr(&a, c);
+    tassl_cl_arg_int(&a, n);
+    tassl_status s = finish_args(&a, "binary: set args");
+    return s ? s : tassl_cl_launch_1d(dev, k, n);
+}
+
+static tassl_status cl_binary_bwd(tassl_device *dev, tassl_binary_op op, const tassl_kview *va,
+                                  const tassl_kview *vb, tassl_ptr dy, tassl_ptr ga,
+                                  tassl_ptr gb) {
+    cl_kernel k = K(dev, "binary_bwd");
+    if (!k) return TASSL_ERR_DEVICE;
+    int64_t n = view_numel(va);
+    int want = (ga.buf ? 1 : 0) | (gb.buf ? 2 : 0);
+    if (!ga.buf) ga = dy; /* never written: any valid buffer */
+    if (!gb.buf) gb = dy;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_int(&a, (int)op);
+    tassl_cl_arg_view(&a, va);
+    tassl_cl_arg_view(&a, vb);
+    tassl_cl_arg_ptr(&a, dy);
+    tassl_cl_arg_ptr(&a, ga);
+    tassl_cl_arg_ptr(&a, gb);
+    tassl_cl_arg_int(&a, want);
+    tassl_cl_arg_int(&a, n);
+    tassl_status s = finish_args(&a, "binary_bwd: set args");
+    return s ? s : tassl_cl_launch_1d(dev, k, n);
+}
+
+static tassl_status launch_rows(tassl_device *dev, cl_kernel k, int64_t rows) {
+    size_t gws = (size_t)rows * ROW_WG, lws = ROW_WG;
+    return tassl_cl_launch(dev, k, 1, &gws, &lws);
+}
+
+static tassl_status cl_row_sum(tassl_device *dev, tassl_ptr x, tassl_ptr y, int64_t rows,
+                               int64_t cols, float scale) {
+    cl_kernel k = K(dev, "row_sum");
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, x);
+    tassl_cl_arg_ptr(&a, y);
+    tassl_cl_arg_int(&a, cols);
+    tassl_cl_arg_float(&a, scale);
+    tassl_status s = finish_args(&a, "row_sum: set args");
+    return s ? s : launch_rows(dev, k, rows);
+}
+
+static tassl_status cl_row_max(tassl_device *dev, tassl_ptr x, tassl_ptr y, tassl_ptr idx,
+                               int64_t rows, int64_t cols) {
+    cl_kernel k = K(dev, "row_max");
+    if (!k) return TASSL_ERR_DEVICE;
+    int want = idx.buf != NULL;
+    if (!want) idx = y;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, x);
+    tassl_cl_arg_ptr(&a, y);
+    tassl_cl_arg_ptr(&a, idx);
+    tassl_cl_arg_int(&a, want);
+    tassl_cl_arg_int(&a, cols);
+    tassl_status s = finish_args(&a, "row_max: set args");
+    return s ? s : launch_rows(dev, k, rows);
+}
+
+static tassl_status cl_row_scatter(tassl_device *dev, tassl_ptr dy, tassl_ptr idx, tassl_ptr dx,
+                                   int64_t rows, int64_t cols) {
+    cl_kernel k = K(dev, "row_scatter");
+    if (!k) return TASSL_ERR_DEVICE;
+    TASSL_CHECK(rows * cols < ((int64_t)1 << 31), "row_scatter: %lld x %lld too large",
+                (long long)rows, (long long)cols);
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, dy);
+    tassl_cl_arg_ptr(&a, idx);
+    tassl_cl_arg_ptr(&a, dx);
+    tassl_cl_arg_int(&a, rows);
+    tassl_cl_arg_int(&a, cols);
+    tassl_status s = finish_args(&a, "row_scatter: set args");
+    return s ? s : tassl_cl_launch_1d(dev, k, rows);
+}
+
+const tassl_kern_core tassl_cl_kern_core = {
+    /* .fill        = */ cl_fill,
+    /* .rng         = */ cl_rng,
+    /* .copy        = */ cl_copy,
+    /* .unary       = */ cl_unary,
+    /* .unary_bwd   = */ cl_unary_bwd,
+    /* .binary      = */ cl_binary,
+    /* .row_sum     = */ cl_row_sum,
+    /* .row_max     = */ cl_row_max,
+    /* .row_scatter = */ cl_row_scatter,
+    /* .binary_bwd  = */ cl_binary_bwd,
+};

@@ -1,0 +1,184 @@
+/* opencl/norm.c — host side of the OpenCL norm kernels (device code in cl/norm.cl).
+ *
+ * Each entry sets arguments and launches; reductions run one work-group of NORM_WG items per
+ * row (group or channel), NORM_WG = min(256, the device's largest work-group) rounded down to a
+ * power of two, passed as -DNORM_WG so one program serves every norm kernel on a device.
+ * Optional pointers (NULL buf) become a flag 0 plus a dummy buffer that is never touched.
+ */
+#include <stdio.h>
+#include "clrt.h"
+#include "../kern_norm.h"
+
+static int norm_wg(tassl_device *dev) {
+    size_t max = dev->info.max_work_group ? dev->info.max_work_group : 1;
+    int wg = 256;
+    while (wg > 1 && (size_t)wg > max) wg /= 2;
+    return wg;
+}
+
+static cl_kernel norm_kernel(tassl_device *dev, const char *name, int *wg) {
+    char opts[32];
+    *wg = norm_wg(dev);
+    snprintf(opts, sizeof opts, "-DNORM_WG=%d", *wg);
+    return tassl_cl_kernel(dev, "norm", name, opts);
+}
+
+/* The geometry's sizes as int kernel arguments (tassl_cl_arg_int checks they fit). */
+static void arg_geom(tassl_cl_args *a, const tassl_norm_geom *g) {
+    tassl_cl_arg_int(a, g->s_inner);
+    tassl_cl_arg_int(a, g->s_count);
+    tassl_cl_arg_int(a, g->c_inner);
+    tassl_cl_arg_int(a, g->c_count);
+}
+
+/* An optional pointer: (buffer, offset, present). A missing one reuses `dummy`'s buffer. */
+static void arg_opt(tassl_cl_args *a, tassl_ptr p, tassl_ptr dummy) {
+    tassl_cl_arg_ptr(a, p.buf ? p : dummy);
+    tassl_cl_arg_int(a, p.buf != NULL);
+}
+
+static tassl_status finish(tassl_device *dev, cl_kernel k, const tassl_cl_args *a, int64_t n) {
+    if (a->err != CL_SUCCESS) return tassl_cl_fail(a->err, "norm: clSetKernelArg");
+    return tassl_cl_launch_1d(dev, k, n);
+}
+
+/* One work-group per row. */
+static tassl_status launch_rows(tassl_device *dev, cl_kernel k, const tassl_cl_args *a,
+                                int64_t rows, int wg) {
+    if (a->err != CL_SUCCESS) return tassl_cl_fail(a->err, "norm: clSetKernelArg");
+    TASSL_CHECK(rows * wg < INT32_MAX, "norm: %lld rows too many for one launch",
+                (long long)rows);
+    size_t gws = (size_t)rows * (size_t)wg, lws = (size_t)wg;
+    return tassl_cl_launch(dev, k, 1, &gws, &lws);
+}
+
+static tassl_status cl_stats(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr var,
+                             tassl_ptr rstd, const tassl_norm_geom *g, float eps) {
+    int wg;
+    cl_kernel k = norm_kernel(dev, "norm_stats", &wg);
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, x);
+    tassl_cl_arg_ptr(&a, mean);
+    tassl_cl_arg_ptr(&a, var);
+    tassl_cl_arg_ptr(&a, rstd);
+    tassl_cl_arg_int(&a, g->n);
+    tassl_cl_arg_int(&a, g->s_inner);
+    tassl_cl_arg_int(&a, g->s_count);
+    tassl_cl_arg_float(&a, eps);
+    return launch_rows(dev, k, &a, g->s_count, wg);
+}
+
+static tassl_status cl_rstd(tassl_device *dev, tassl_ptr var, tassl_ptr rstd, int64_t count,
+                            float eps) {
+    int wg;
+    cl_kernel k = norm_kernel(dev, "norm_rstd", &wg);
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, var);
+    tassl_cl_arg_ptr(&a, rstd);
+    tassl_cl_arg_int(&a, count);
+    tassl_cl_arg_float(&a, eps);
+    return finish(dev, k, &a, count);
+}
+
+static tassl_status cl_running(tassl_device *dev, tassl_ptr mean, tassl_ptr var, tassl_ptr rmean,
+                               tassl_ptr rvar, int64_t count, float momentum, float unbias) {
+    int wg;
+    cl_kernel k = norm_kernel(dev, "norm_running", &wg);
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, mean);
+    tassl_cl_arg_ptr(&a, var);
+    tassl_cl_arg_ptr(&a, rmean);
+    tassl_cl_arg_ptr(&a, rvar);
+    tassl_cl_arg_int(&a, count);
+    tassl_cl_arg_float(&a, momentum);
+    tassl_cl_arg_float(&a, unbias);
+    return finish(dev, k, &a, count);
+}
+
+static tassl_status cl_forward(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
+                               tassl_ptr gamma, tassl_ptr beta, tassl_ptr y,
+                               const tassl_norm_geom *g) {
+    int wg;
+    cl_kernel k = norm_kernel(dev, "norm_forward", &wg);
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, x);
+    tassl_cl_arg_ptr(&a, mean);
+    tassl_cl_arg_ptr(&a, rstd);
+    arg_opt(&a, gamma, x);
+    arg_opt(&a, beta, x);
+    tassl_cl_arg_ptr(&a, y);
+    tassl_cl_arg_int(&a, g->n);
+    arg_geom(&a, g);
+    return finish(dev, k, &a, g->n);
+}
+
+/* norm_bwd_reduce over rows (r_inner, r_count): out1 (+)= Σ w·dy, out2 (+)= Σ w·dy·x̂. */
+static tassl_status bwd_reduce(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
+                               tassl_ptr gamma, tassl_ptr dy, tassl_ptr out1, tassl_ptr out2,
+                               int acc, int64_t r_inner, int64_t r_count,
+                               const tassl_norm_geom *g) {
+    int wg;
+    cl_kernel k = norm_kernel(dev, "norm_bwd_reduce", &wg);
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, x);
+    tassl_cl_arg_ptr(&a, mean);
+    tassl_cl_arg_ptr(&a, rstd);
+    arg_opt(&a, gamma, x);
+    tassl_cl_arg_ptr(&a, dy);
+    arg_opt(&a, out1, dy); // never written when absent
+    arg_opt(&a, out2, dy);
+    tassl_cl_arg_int(&a, acc);
+    tassl_cl_arg_int(&a, g->n);
+    tassl_cl_arg_int(&a, r_inner);
+    tassl_cl_arg_int(&a, r_count);
+    arg_geom(&a, g);
+    return launch_rows(dev, k, &a, r_count, wg);
+}
+
+static tassl_status cl_affine_bwd(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
+                                  tassl_ptr dy, tassl_ptr dgamma, tassl_ptr dbeta,
+                                  const tassl_norm_geom *g) {
+    if (!dgamma.buf && !dbeta.buf) return TASSL_OK;
+    tassl_ptr none = {NULL, 0};
+    return bwd_reduce(dev, x, mean, rstd, none, dy, dbeta, dgamma, 1, g->c_inner, g->c_count, g);
+}
+
+static tassl_status cl_backward_x(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
+                                  tassl_ptr gamma, tassl_ptr dy, tassl_ptr dx, tassl_ptr scratch,
+                                  const tassl_norm_geom *g, int training) {
+    if (training) {
+        tassl_ptr s2 = {scratch.buf, scratch.off + g->s_count};
+        tassl_status st = bwd_reduce(dev, x, mean, rstd, gamma, dy, scratch, s2, 0, g->s_inner,
+                                     g->s_count, g);
+        if (st != TASSL_OK) return st;
+    }
+    int wg;
+    cl_kernel k = norm_kernel(dev, "norm_bwd_x", &wg);
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, x);
+    tassl_cl_arg_ptr(&a, mean);
+    tassl_cl_arg_ptr(&a, rstd);
+    arg_opt(&a, gamma, x);
+    tassl_cl_arg_ptr(&a, dy);
+    tassl_cl_arg_ptr(&a, training ? scratch : dy); // sums unused in eval
+    tassl_cl_arg_ptr(&a, dx);
+    tassl_cl_arg_int(&a, training);
+    tassl_cl_arg_int(&a, g->n);
+    arg_geom(&a, g);
+    return finish(dev, k, &a, g->n);
+}
+
+const tassl_kern_norm tassl_cl_kern_norm = {
+    /* .stats = */ cl_stats,
+    /* .rstd = */ cl_rstd,
+    /* .running = */ cl_running,
+    /* .forward = */ cl_forward,
+    /* .affine_bwd = */ cl_affine_bwd,
+    /* .backward_x = */ cl_backward_x,
+};

@@ -1,0 +1,28 @@
+/* cli.h — the tassl command-line program's commands. Each returns a process exit status
+ * (0 ok, 1 failure, 2 usage error). */
+#ifndef TASSL_CLI_H
+#define TASSL_CLI_H
+
+#include <stdio.h>
+
+typedef struct tassl_cmd {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+    void (*help)(FILE *out);
+} tassl_cmd;
+
+int tassl_cmd_devices(int argc, char **argv);
+void tassl_cmd_devices_help(FILE *out);
+int tassl_cmd_selftest(int argc, char **argv);
+void tassl_cmd_selftest_help(FILE *out);
+int tassl_cmd_demo(int argc, char **argv);
+void tassl_cmd_demo_help(FILE *out);
+
+/* "--opt value" / "--opt=value" parsing: returns the value of argv[*i] if it is `name`, advancing
+ * *i past a separate value; NULL if argv[*i] is not this option. Sets *missing if no value. */
+const char *tassl_cli_opt(int argc, char **argv, int *i, const char *name, int *missing);
+/* true if argv has -h or --help */
+int tassl_cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,381 @@
+/* ops/conv.c — convolution and transposed convolution (2D and 3D, stride, padding, dilation,
+ * groups, optional bias), forward and backward, as im2col/col2im kernels around tassl_gemm.
+ *
+ * Both ops link an "image" side to a "matrix" side through a weight of shape
+ * (Cmat, Cimg/groups, k...) (kern_conv.h): conv's image is its input, conv_transpose's image is
+ * its output. Every pass is one of three products, done per chunk of the batch by conv_run():
+ *   matrix ← W · im2col(image)            conv forward, conv_transpose data gradient
+ *   image  ← col2im(Wᵀ · matrix)          conv_transpose forward, conv data gradient
+ *   dW    += matrix · im2col(image)ᵀ       weight gradient of both
+ * A chunk holds as many images as fit chunk_floats() of scratch (column buffer plus the
+ * channel-major copy of the matrix side), so memory stays bounded for any batch, while small
+ * images still get one GEMM per group for the whole chunk. Scratch lives in a nested scope that
+ * ends with the call. */
+#include <limits.h>
+#include <stdlib.h>
+#include "op.h"
+#include "../backend/kern_conv.h"
+
+#define CONV_CHUNK_FLOATS ((int64_t)16 << 20) /* 64 MB of scratch per chunk */
+
+/* Scratch budget per chunk, in floats. TASSL_CONV_CHUNK=<floats> overrides it so that tests can
+ * split small batches into several chunks. */
+static int64_t chunk_floats(void) {
+    const char *e = getenv("TASSL_CONV_CHUNK");
+    const long long v = e ? atoll(e) : 0;
+    return v > 0 ? (int64_t)v : CONV_CHUNK_FLOATS;
+}
+
+typedef struct conv_plan {
+    tassl_conv_geom g; /* image side: channels, in = image spatial, out = matrix spatial */
+    int64_t n;         /* batch */
+    int64_t groups;
+    int64_t cmat;    /* matrix-side channels */
+    int64_t K, L, S; /* kernel taps, matrix-side and image spatial sizes */
+    int64_t nb;      /* images per chunk */
+} conv_plan;
+
+/* What conv_run computes; NULL members are skipped. Tensors contiguous. */
+typedef struct conv_io {
+    tassl_tensor *w;       /* (cmat, c/groups, k...) */
+    tassl_tensor *img_in;  /* (n, c, in...): read through im2col */
+    tassl_tensor *mat_in;  /* (n, cmat, out...): read channel-major */
+    tassl_tensor *dw;      /* dw += mat_in · im2col(img_in)ᵀ */
+    tassl_tensor *mat_out; /* mat_out (=|+=) W · im2col(img_in) [+ bias] */
+    tassl_tensor *img_out; /* img_out (=|+=) col2im(Wᵀ · mat_in) [+ bias] */
+    tassl_tensor *bias;    /* (channels of the output) or NULL */
+    int accumulate;
+} conv_io;
+
+/* ---- geometry ------------------------------------------------------------------------------ */
+
+/* Spatial parameters normalised to 3 dims (a 2D op gets D-dim defaults); NULL = defaults. */
+typedef struct conv_args {
+    int nsp;
+    int stride[3], pad[3], dil[3], outpad[3];
+} conv_args;
+
+static conv_args conv_args_make(const char *op, int nsp, const int *stride, const int *pad,
+                                const int *dil, const int *outpad) {
+    conv_args a;
+    a.nsp = nsp;
+    for (int d = 0; d < 3; d++) {
+        const int j = d - (3 - nsp); /* index into the caller's arrays, < 0 for 2D's D */
+        a.stride[d] = j >= 0 && stride ? stride[j] : 1;
+        a.pad[d] = j >= 0 && pad ? pad[j] : 0;
+        a.dil[d] = j >= 0 && dil ? dil[j] : 1;
+        a.outpad[d] = j >= 0 && outpad ? outpad[j] : 0;
+        TASSL_CHECK(
+            a.stride[d] >= 1 && a.pad[d] >= 0 && a.dil[d] >= 1 && a.outpad[d] >= 0,
+            "%s: spatial dim %d has stride %d, pad %d, dil %d, outpad %d (need stride >= 1, "
+            "pad >= 0, dil >= 1, outpad >= 0)",
+            op, j, a.stride[d], a.pad[d], a.dil[d], a.outpad[d]);
+    }
+    return a;
+}
+
+/* Spatial size of a (ndim ≥ 3) tensor as 3 dims. */
+static void spatial3(const tassl_tensor *t, int64_t *s) {
+    const int nsp = t->ndim - 2;
+    for (int d = 0; d < 3; d++)
+        s[d] = d < 3 - nsp ? 1 : t->shape[2 + d - (3 - nsp)];
+}
+
+/* Plan for image tensor shape (n, c, in...), matrix-side shape (n, cmat, out...), weight w. */
+static conv_plan conv_plan_make(const tassl_tensor *img, const tassl_tensor *mat,
+                                const tassl_tensor *w, const conv_args *a, int64_t groups) {
+    conv_plan pl;
+    pl.n = img->shape[0];
+    pl.groups = groups;
+    pl.cmat = mat->shape[1];
+    pl.g.c = img->shape[1];
+    spatial3(img, pl.g.in);
+    spatial3(mat, pl.g.out);
+    int64_t k[3];
+    spatial3(w, k);
+    for (int d = 0; d < 3; d++) {
+        pl.g.k[d] = (int)k[d];
+        pl.g.stride[d] = a->stride[d];
+        pl.g.pad[d] = a->pad[d];
+        pl.g.dil[d] = a->dil[d];
+    }
+    pl.K = k[0] * k[1] * k[2];
+    pl.L = pl.g.out[0] * pl.g.out[1] * pl.g.out[2];
+    pl.S = pl.g.in[0] * pl.g.in[1] * pl.g.in[2];
+    const int64_t per_image = pl.g.c * pl.K * pl.L + pl.cmat * pl.L; /* column + matrix copy */
+    pl.nb = per_image > 0 ? chunk_floats() / per_image : pl.n;
+    if (pl.nb < 1) pl.nb = 1;
+    if (pl.nb > pl.n) pl.nb = pl.n;
+    TASSL_CHECK(pl.g.c * pl.K * pl.L * pl.nb <= INT_MAX && pl.cmat * pl.L * pl.nb <= INT_MAX,
+                "conv: one image needs a column buffer of %lld floats (limit %d)",
+                (long long)(pl.g.c * pl.K * pl.L), INT_MAX);
+    return pl;
+}
+
+/* ---- the chunked driver -------------------------------------------------------------------- */
+
+static tassl_ptr ptr_at(const tassl_tensor *t, int64_t off) {
+    tassl_ptr p = P(t);
+    p.off += off;
+    return p;
+}
+
+/* C_g = op(A_g) · op(B_g) + beta · C_g for g < groups (row-major, strided between groups). */
+static void gemm_groups(tassl_ctx *ctx, int64_t groups, int ta, int tb, int64_t m, int64_t n,
+                        int64_t k, float beta, tassl_ptr a, int64_t lda, int64_t sa, tassl_ptr b,
+                        int64_t ldb, int64_t sb, tassl_ptr c, int64_t ldc, int64_t sc) {
+    const tassl_gemm_args args = {
+        .trans_a = ta,
+        .trans_b = tb,
+        .m = m,
+        .n = n,
+        .k = k,
+        .alpha = 1.0f,
+        .beta = beta,
+        .a = a,
+        .b = b,
+        .c = c,
+        .lda = lda,
+        .ldb = ldb,
+        .ldc = ldc,
+        .stride_a = sa,
+        .stride_b = sb,
+        .stride_c = sc,
+        .batch = groups,
+    };
+    OP_CALL(ctx, tassl_gemm(ctx->dev, &args));
+}
+
+static void conv_run(tassl_ctx *ctx, const conv_plan *pl, const conv_io *io) {
+    TASSL_CHECK(!(io->mat_out && io->img_out), "conv_run: one output side per pass");
+    if (ctx->status != TASSL_OK || pl->n == 0) return;
+    tassl_device *dev = ctx->dev;
+    const tassl_kern_conv *kc = dev->be->conv;
+    const int64_t G = pl->groups, K = pl->K, L = pl->L;
+    const int64_t cg = pl->g.c / G, mg = pl->cmat / G, cgk = cg * K; /* per group */
+    const int has_bias = io->bias != NULL;
+    const tassl_ptr wp = P(io->w); // (cmat, cg·K): group g = rows g·mg...
+    const tassl_ptr bp = has_bias ? P(io->bias) : wp;
+
+    tassl_scope_begin(ctx);
+    tassl_tensor *col = tassl_empty(ctx, TASSL_SHAPE(pl->g.c * K * pl->nb * L)); // (c·K, nb·L)
+    tassl_tensor *tcn = pl->nb > 1 ? tassl_empty(ctx, TASSL_SHAPE(pl->cmat * pl->nb * L)) : NULL;
+    for (int64_t n0 = 0; n0 < pl->n && ctx->status == TASSL_OK; n0 += pl->nb) {
+        const int64_t nb = pl->n - n0 < pl->nb ? pl->n - n0 : pl->nb, NL = nb * L;
+        const int direct = nb == 1; /* (cmat, 1, L) is (1, cmat, L): no swaps needed */
+        const tassl_ptr colp = P(col);
+        tassl_ptr tp = direct ? colp : P(tcn); // (cmat, nb·L), set below when direct
+        if (io->img_in)
+            OP_CALL(ctx,
+                    kc->im2col(dev, &pl->g, ptr_at(io->img_in, n0 * pl->g.c * pl->S), nb, colp));
+        if (io->mat_in) {
+            const tassl_ptr src = ptr_at(io->mat_in, n0 * pl->cmat * L);
+            if (direct)
+                tp = src;
+            else
+                OP_CALL(ctx, kc->to_cnl(dev, src, tp, nb, pl->cmat, L));
+        }
+        if (io->dw) /* dW_g (mg, cg·K) += T_g (mg, NL) · col_gᵀ */
+            gemm_groups(ctx, G, 0, 1, mg, cgk, NL, 1.0f, tp, NL, mg * NL, colp, NL, cgk * NL,
+                        P(io->dw), cgk, mg * cgk);
+        if (io->mat_out) { /* T_g (mg, NL) = W_g (mg, cg·K) · col_g */
+            const tassl_ptr dst = ptr_at(io->mat_out, n0 * pl->cmat * L);
+            const tassl_ptr t = direct ? dst : tp;
+            gemm_groups(ctx, G, 0, 0, mg, NL, cgk, direct && io->accumulate ? 1.0f : 0.0f, wp, cgk,
+                        mg * cgk, colp, NL, cgk * NL, t, NL, mg * NL);
+            if (!direct)
+                OP_CALL(ctx,
+                        kc->from_cnl(dev, t, dst, nb, pl->cmat, L, has_bias, bp, io->accumulate));
+            else if (has_bias) /* in place, elementwise */
+                OP_CALL(ctx, kc->from_cnl(dev, dst, dst, 1, pl->cmat, L, 1, bp, 0));
+        }
+        if (io->img_out) { /* col_g (cg·K, NL) = W_gᵀ · T_g, then the gather */
+            gemm_groups(ctx, G, 1, 0, cgk, NL, mg, 0.0f, wp, cgk, mg * cgk, tp, NL, mg * NL, colp,
+                        NL, cgk * NL);
+            OP_CALL(ctx,
+                    kc->col2im(dev, &pl->g, colp, nb, ptr_at(io->img_out, n0 * pl->g.c * pl->S),
+                               has_bias, bp, io->accumulate));
+        }
+    }
+    tassl_scope_end(ctx);
+}
+
+/* ---- shape checks -------------------------------------------------------------------------- */
+
+static void check_inputs(const char *op, const tassl_tensor *x, const tassl_tensor *w,
+                         const tassl_tensor *bias, int groups) {
+    char sx[64], sw[64];
+    tassl_shape_str(x, sx, sizeof sx);
+    tassl_shape_str(w, sw, sizeof sw);
+    TASSL_CHECK(x->ndim == 4 || x->ndim == 5,
+                "%s: x is %s, expected (N, C, H, W) or (N, C, D, H, W)", op, sx);
+    TASSL_CHECK(w->ndim == x->ndim, "%s: w is %s, expected %d dims like x %s", op, sw, x->ndim, sx);
+    TASSL_CHECK(w->ctx == x->ctx && (!bias || bias->ctx == x->ctx),
+                "%s: x, w and bias belong to different contexts", op);
+    TASSL_CHECK(groups >= 1, "%s: groups = %d, expected >= 1", op, groups);
+    for (int d = 0; d < x->ndim; d++)
+        TASSL_CHECK((d == 0 || x->shape[d] >= 1) && w->shape[d] >= 1,
+                    "%s: x %s and w %s need nonzero channel and spatial dims", op, sx, sw);
+}
+
+/* ---- conv ---------------------------------------------------------------------------------- */
+
+static conv_args node_args(const tassl_node *nd) {
+    conv_args a;
+    a.nsp = (int)nd->i[0];
+    for (int d = 0; d < 3; d++) {
+        a.stride[d] = (int)nd->i[1 + d];
+        a.pad[d] = (int)nd->i[4 + d];
+        a.dil[d] = (int)nd->i[7 + d];
+        a.outpad[d] = (int)nd->i[11 + d];
+    }
+    return a;
+}
+
+static void node_store(tassl_node *nd, const conv_args *a, int groups) {
+    nd->i[0] = a->nsp;
+    for (int d = 0; d < 3; d++) {
+        nd->i[1 + d] = a->stride[d];
+        nd->i[4 + d] = a->pad[d];
+        nd->i[7 + d] = a->dil[d];
+        nd->i[11 + d] = a->outpad[d];
+    }
+    nd->i[10] = groups;
+}
+
+static void conv_backward(tassl_node *nd) {
+    tassl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->nin > 2 ? nd->in[2] : NULL;
+    if (!nd->out->grad) return;
+    tassl_tensor *dy = tassl_contiguous(nd->out->grad); // (N, Cout, out...)
+    tassl_tensor *dx = tassl_op_grad(x), *dw = tassl_op_grad(w);
+    tassl_tensor *db = b ? tassl_op_grad(b) : NULL;
+    const conv_args a = node_args(nd);
+    const conv_plan pl = conv_plan_make(x, dy, w, &a, nd->i[10]);
+    tassl_ctx *ctx = x->ctx;
+    if (db && pl.n > 0)
+        OP_CALL(ctx, DEV(x)->be->conv->bias_grad(DEV(x), P(dy), P(db), pl.n, pl.cmat, pl.L));
+    if (dx || dw) {
+        const conv_io io = {.w = w,
+                            .img_in = dw ? x : NULL,
+                            .mat_in = dy,
+                            .dw = dw,
+                            .img_out = dx,
+                            .accumulate = 1};
+        conv_run(ctx, &pl, &io);
+    }
+}
+
+tassl_tensor *tassl_conv(tassl_tensor *x, tassl_tensor *w, tassl_tensor *bias, const int *stride,
+                         const int *pad, const int *dil, int groups) {
+    static const char op[] = "tassl_conv";
+    check_inputs(op, x, w, bias, groups);
+    const conv_args a = conv_args_make(op, x->ndim - 2, stride, pad, dil, NULL);
+    char sx[64], sw[64];
+    tassl_shape_str(x, sx, sizeof sx);
+    tassl_shape_str(w, sw, sizeof sw);
+    const int64_t cout = w->shape[0];
+    TASSL_CHECK(x->shape[1] % groups == 0 && w->shape[1] * groups == x->shape[1] &&
+                    cout % groups == 0,
+                "%s: x %s, w %s, groups %d: expected w (Cout, C/groups, k...) with C and Cout "
+                "divisible by groups",
+                op, sx, sw, groups);
+    if (bias) {
+        char sb[64];
+        TASSL_CHECK(bias->ndim == 1 && bias->shape[0] == cout, "%s: bias is %s, expected (%lld)",
+                    op, tassl_shape_str(bias, sb, sizeof sb), (long long)cout);
+    }
+    int64_t shape[TASSL_MAX_DIMS] = {x->shape[0], cout};
+    for (int j = 0; j < a.nsp; j++) {
+        const int d = j + 3 - a.nsp;
+        const int64_t span = (int64_t)a.dil[d] * (w->shape[2 + j] - 1) + 1;
+        const int64_t padded = x->shape[2 + j] + 2 * (int64_t)a.pad[d];
+        TASSL_CHECK(padded >= span,
+                    "%s: x %s, w %s: spatial dim %d is %lld with padding, smaller than the "
+                    "dilated kernel (%lld)",
+                    op, sx, sw, j, (long long)padded, (long long)span);
+        shape[2 + j] = (padded - span) / a.stride[d] + 1;
+    }
+    x = tassl_contiguous(x);
+    w = tassl_contiguous(w);
+    if (bias) bias = tassl_contiguous(bias);
+    tassl_tensor *y = tassl_op_out(x->ctx, x->ndim, shape); // (N, Cout, out...)
+    if (x->ctx->status == TASSL_OK) {
+        const conv_plan pl = conv_plan_make(x, y, w, &a, groups);
+        const conv_io io = {.w = w, .img_in = x, .mat_out = y, .bias = bias};
+        conv_run(x->ctx, &pl, &io);
+    }
+    tassl_tensor *in[3] = {x, w, bias};
+    tassl_node *nd = tassl_op_record(y, "conv", conv_backward, bias ? 3 : 2, in);
+    if (nd) node_store(nd, &a, groups);
+    return y;
+}
+
+/* ---- conv_transpose ------------------------------------------------------------------------ */
+
+static void conv_transpose_backward(tassl_node *nd) {
+    tassl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->nin > 2 ? nd->in[2] : NULL;
+    if (!nd->out->grad) return;
+    tassl_tensor *dy = tassl_contiguous(nd->out->grad); // (N, Cout, out...)
+    tassl_tensor *dx = tassl_op_grad(x), *dw = tassl_op_grad(w);
+    tassl_tensor *db = b ? tassl_op_grad(b) : NULL;
+    const conv_args a = node_args(nd);
+    const conv_plan pl = conv_plan_make(dy, x, w, &a, nd->i[10]);
+    tassl_ctx *ctx = x->ctx;
+    if (db && pl.n > 0)
+        OP_CALL(ctx, DEV(x)->be->conv->bias_grad(DEV(x), P(dy), P(db), pl.n, pl.g.c, pl.S));
+    if (dx || dw) {
+        const conv_io io = {.w = w,
+                            .img_in = dy,
+                            .mat_in = dw ? x : NULL,
+                            .dw = dw,
+                            .mat_out = dx,
+                            .accumulate = 1};
+        conv_run(ctx, &pl, &io);
+    }
+}
+
+tassl_tensor *tassl_conv_transpose(tassl_tensor *x, tassl_tensor *w, tassl_tensor *bias,
+                                   const int *stride, const int *pad, const int *outpad,
+                                   const int *dil, int groups) {
+    static const char op[] = "tassl_conv_transpose";
+    check_inputs(op, x, w, bias, groups);
+    const conv_args a = conv_args_make(op, x->ndim - 2, stride, pad, dil, outpad);
+    char sx[64], sw[64];
+    tassl_shape_str(x, sx, sizeof sx);
+    tassl_shape_str(w, sw, sizeof sw);
+    const int64_t cout = w->shape[1] * groups;
+    TASSL_CHECK(x->shape[1] % groups == 0 && w->shape[0] == x->shape[1],
+                "%s: x %s, w %s, groups %d: expected w (C, Cout/groups, k...) with C divisible "
+                "by groups",
+                op, sx, sw, groups);
+    if (bias) {
+        char sb[64];
+        TASSL_CHECK(bias->ndim == 1 && bias->shape[0] == cout, "%s: bias is %s, expected (%lld)",
+                    op, tassl_shape_str(bias, sb, sizeof sb), (long long)cout);
+    }
+    int64_t shape[TASSL_MAX_DIMS] = {x->shape[0], cout};
+    for (int j = 0; j < a.nsp; j++) {
+        const int d = j + 3 - a.nsp;
+        TASSL_CHECK(a.outpad[d] < a.stride[d] || a.outpad[d] < a.dil[d],
+                    "%s: outpad %d must be smaller than stride %d or dilation %d (dim %d)", op,
+                    a.outpad[d], a.stride[d], a.dil[d], j);
+        shape[2 + j] = (x->shape[2 + j] - 1) * a.stride[d] - 2 * (int64_t)a.pad[d] +
+                       (int64_t)a.dil[d] * (w->shape[2 + j] - 1) + a.outpad[d] + 1;
+        TASSL_CHECK(shape[2 + j] >= 1, "%s: x %s, w %s: output spatial dim %d would be %lld", op,
+                    sx, sw, j, (long long)shape[2 + j]);
+    }
+    x = tassl_contiguous(x);
+    w = tassl_contiguous(w);
+    if (bias) bias = tassl_contiguous(bias);
+    tassl_tensor *y = tassl_op_out(x->ctx, x->ndim, shape); // (N, Cout, out...)
+    if (x->ctx->status == TASSL_OK) {
+        const conv_plan pl = conv_plan_make(y, x, w, &a, groups);
+        const conv_io io = {.w = w, .mat_in = x, .img_out = y, .bias = bias};
+        conv_run(x->ctx, &pl, &io);
+    }
+    tassl_tensor *in[3] = {x, w, bias};
+    tassl_node *nd =
+        tassl_op_record(y, "conv_transpose", conv_transpose_backward, bias ? 3 : 2, in);
+    if (nd) node_store(nd, &a, groups);
+    return y;
+}
