@@ -20,22 +20,22 @@ typedef struct cgeom {
     int k[3], stride[3], pad[3], dil[3];
 } cgeom;
 
-/* x (nb, c, in...) → col (c·K, nb·L); zeros outside the image. NDRange (out[2] or 1,
- * out[0]·out[1], c·K·nb). With CONV_ROW_LOOP each item writes a whole output row (out[2]
- * elements): on CPUs (pocl) that is ~5× faster than one item per element, because the index
- * divisions are paid once per row. On GPUs one item per element (dim 0 = out[2]) keeps the writes
- * coalesced. */
-__kernel void conv_im2col(const cgeom g, __global const float *x, int xoff, int nb,
-                          __global float *col, int coloff) {
-    const int K = g.k[0] * g.k[1] * g.k[2], L = g.out[0] * g.out[1] * g.out[2];
-    const int oab = get_global_id(1), rn = get_global_id(2);
+/* x (nb, c, in...) → col (c·K, nb·lc) for positions [l0, l0 + lc) (whole rows of out[2]); zeros
+ * outside the image. NDRange (out[2] or 1, lc / out[2], c·K·nb). With CONV_ROW_LOOP each item
+ * writes a whole output row: on CPUs (pocl) that is ~5× faster than one item per element, as
+ * the index divisions are paid once per row. On GPUs one item per element (dim 0 = out[2]) keeps
+ * the writes coalesced. */
+__kernel void conv_im2col(const cgeom g, __global const float *x, int xoff, int nb, int l0,
+                          int lc, __global float *col, int coloff) {
+    const int K = g.k[0] * g.k[1] * g.k[2];
+    const int oab = l0 / g.out[2] + get_global_id(1), rn = get_global_id(2);
 #if CONV_ROW_LOOP
     const int oe0 = 0, oe1 = g.out[2];
 #else
     const int oe0 = get_global_id(0), oe1 = oe0 + 1;
     if (oe0 >= g.out[2]) return;
 #endif
-    if (oab >= g.out[0] * g.out[1] || rn >= g.c * K * nb) return;
+    if (oab >= (l0 + lc) / g.out[2] || rn >= g.c * K * nb) return;
     const int row = rn / nb, n = rn - row * nb;
     const int ch = row / K, kk = row - ch * K;
     const int ka = kk / (g.k[1] * g.k[2]), kb = kk / g.k[2] % g.k[1], ke = kk % g.k[2];
@@ -46,7 +46,7 @@ __kernel void conv_im2col(const cgeom g, __global const float *x, int xoff, int 
     __global const float *src =
         x + xoff + ((n * g.c + ch) * g.in[0] + (inside ? ia : 0)) * g.in[1] * g.in[2] +
         (inside ? ib : 0) * g.in[2];
-    __global float *dst = col + coloff + rn * L + oab * g.out[2];
+    __global float *dst = col + coloff + rn * lc + oab * g.out[2] - l0;
     for (int oe = oe0; oe < oe1; oe++) {
         const int ie = oe * g.stride[2] - g.pad[2] + ke * g.dil[2];
         dst[oe] = inside && ie >= 0 && ie < g.in[2] ? src[ie] : 0.0f;
@@ -61,19 +61,20 @@ inline int conv_tap_source(int i, int kk, int stride, int pad, int dil, int out)
     return o < out ? o : -1;
 }
 
-/* col (c·K, nb·L) → x (nb, c, in...); one item per image element (gather, no atomics).
- * NDRange (in[2], in[0]·in[1], nb·c), for the same reasons as im2col. */
-__kernel void conv_col2im(const cgeom g, __global const float *col, int coloff, int nb,
-                          __global float *x, int xoff, int has_bias, __global const float *bias,
-                          int boff, int accumulate) {
-    const int K = g.k[0] * g.k[1] * g.k[2], L = g.out[0] * g.out[1] * g.out[2], NL = nb * L;
-    const int ie = get_global_id(0), iab = get_global_id(1), nc = get_global_id(2);
-    if (ie >= g.in[2] || iab >= g.in[0] * g.in[1] || nc >= nb * g.c) return;
+/* col (c·K, nb·lc) → x (nb, c, in...), positions [l0, l0 + lc) only; one item per image element
+ * (gather, no atomics). NDRange (in[2], niab, nb·c) over image rows iab0 + [0, niab) — the host
+ * narrows that to the rows the position range reaches when skipping the others is allowed. */
+__kernel void conv_col2im(const cgeom g, __global const float *col, int coloff, int nb, int l0,
+                          int lc, int iab0, int niab, __global float *x, int xoff, int has_bias,
+                          __global const float *bias, int boff, int accumulate) {
+    const int K = g.k[0] * g.k[1] * g.k[2], NL = nb * lc;
+    const int ie = get_global_id(0), iab = iab0 + get_global_id(1), nc = get_global_id(2);
+    if (ie >= g.in[2] || iab >= iab0 + niab || nc >= nb * g.c) return;
     const int n = nc / g.c, ch = nc - n * g.c;
     const int ia = iab / g.in[1], ib = iab - ia * g.in[1];
     const int i = (nc * g.in[0] * g.in[1] + iab) * g.in[2] + ie;
     float acc = has_bias ? bias[boff + ch] : 0.0f;
-    __global const float *rows = col + coloff + ch * K * NL + n * L;
+    const int base = coloff + ch * K * NL + n * lc - l0; /* + kk·NL + l */
     for (int ka = 0; ka < g.k[0]; ka++) {
         const int oa = conv_tap_source(ia, ka, g.stride[0], g.pad[0], g.dil[0], g.out[0]);
         if (oa < 0) continue;
@@ -83,8 +84,9 @@ __kernel void conv_col2im(const cgeom g, __global const float *col, int coloff, 
             for (int ke = 0; ke < g.k[2]; ke++) {
                 const int oe = conv_tap_source(ie, ke, g.stride[2], g.pad[2], g.dil[2], g.out[2]);
                 if (oe < 0) continue;
-                const int kk = (ka * g.k[1] + kb) * g.k[2] + ke;
-                acc += rows[kk * NL + (oa * g.out[1] + ob) * g.out[2] + oe];
+                const int l = (oa * g.out[1] + ob) * g.out[2] + oe;
+                if (l < l0 || l >= l0 + lc) continue;
+                acc += col[base + ((ka * g.k[1] + kb) * g.k[2] + ke) * NL + l];
             }
         }
     }

@@ -3,15 +3,13 @@
  * One geometry for all of them (see src/backend/kern_norm.h): element i of a contiguous x of n
  * elements is in statistic group s(i) = (i / s_inner) % s_count and affine channel
  * c(i) = (i / c_inner) % c_count. A per-row reduction ("row" = a group or a channel, picked by
- * the (inner, count) pair passed to it) runs as one work-group of NORM_WG items per row: each
- * item strides over the row's elements with a private accumulator, then a local-memory tree
- * sums the NORM_WG partials. That trades some idle items on short rows (layer norm of small
- * vectors) for needing no atomics and behaving the same on pocl and GPUs. Elementwise kernels
- * are one work-item per element.
+ * the (inner, count) pair passed to it) runs as one work-group per row: each item strides over
+ * the row's elements with a private accumulator, then a local-memory tree sums the partials.
+ * The host picks the local size per launch (a power of two, up to 256, no larger than the row
+ * needs), so short rows (layer norm of small vectors) do not leave most items idle; the local
+ * buffer is a kernel argument of that size. No atomics: the same on pocl and GPUs. Elementwise
+ * kernels are one work-item per element.
  */
-#ifndef NORM_WG
-#define NORM_WG 256 /* power of two, the host launches with exactly this local size */
-#endif
 
 /* Element index of the j-th element of row r for the (inner, count) row structure. */
 inline int norm_elem(int j, int r, int inner, int count) {
@@ -19,13 +17,14 @@ inline int norm_elem(int j, int r, int inner, int count) {
     return (a * count + r) * inner + (j - a * inner);
 }
 
-/* Sum of v over the work-group (every item gets the result). buf: NORM_WG local floats. */
+/* Sum of v over the work-group (every item gets the result). The local size is a power of two;
+ * buf holds one float per item. */
 inline float norm_wg_sum(float v, __local float *buf) {
     int l = get_local_id(0);
     barrier(CLK_LOCAL_MEM_FENCE); /* buf may still be read from a previous call */
     buf[l] = v;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = NORM_WG / 2; h > 0; h >>= 1) {
+    for (int h = (int)get_local_size(0) / 2; h > 0; h >>= 1) {
         if (l < h) buf[l] += buf[l + h];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
@@ -33,18 +32,18 @@ inline float norm_wg_sum(float v, __local float *buf) {
 }
 
 /* Per group s: mean, biased variance (second pass around the mean), 1/sqrt(var + eps).
- * Launch: s_count work-groups of NORM_WG. */
-__kernel __attribute__((reqd_work_group_size(NORM_WG, 1, 1))) void
-norm_stats(__global const float *x, int xo, __global float *mean, int mo, __global float *var,
-           int vo, __global float *rstd, int ro, int n, int inner, int count, float eps) {
-    __local float buf[NORM_WG];
-    int r = get_group_id(0), l = get_local_id(0);
+ * Launch: s_count work-groups. */
+__kernel void norm_stats(__global const float *x, int xo, __global float *mean, int mo,
+                         __global float *var, int vo, __global float *rstd, int ro, int n,
+                         int inner, int count, float eps, __local float *buf) {
+    int r = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
     int k = n / count;
     float acc = 0.0f;
-    for (int j = l; j < k; j += NORM_WG) acc += x[xo + norm_elem(j, r, inner, count)];
+    for (int j = l; j < k; j += wg)
+        acc += x[xo + norm_elem(j, r, inner, count)];
     float m = norm_wg_sum(acc, buf) / (float)k;
     acc = 0.0f;
-    for (int j = l; j < k; j += NORM_WG) {
+    for (int j = l; j < k; j += wg) {
         float d = x[xo + norm_elem(j, r, inner, count)] - m;
         acc += d * d;
     }
@@ -57,8 +56,8 @@ norm_stats(__global const float *x, int xo, __global float *mean, int mo, __glob
 }
 
 /* rstd[m] = 1/sqrt(var[m] + eps). One item per entry. */
-__kernel void norm_rstd(__global const float *var, int vo, __global float *rstd, int ro,
-                        int count, float eps) {
+__kernel void norm_rstd(__global const float *var, int vo, __global float *rstd, int ro, int count,
+                        float eps) {
     int m = get_global_id(0);
     if (m >= count) return;
     rstd[ro + m] = 1.0f / sqrt(var[vo + m] + eps);
@@ -66,8 +65,8 @@ __kernel void norm_rstd(__global const float *var, int vo, __global float *rstd,
 
 /* Running statistics, in place (PyTorch momentum): r = (1 − mom)·r + mom·batch. */
 __kernel void norm_running(__global const float *mean, int mo, __global const float *var, int vo,
-                           __global float *rmean, int rmo, __global float *rvar, int rvo,
-                           int count, float mom, float unbias) {
+                           __global float *rmean, int rmo, __global float *rvar, int rvo, int count,
+                           float mom, float unbias) {
     int m = get_global_id(0);
     if (m >= count) return;
     rmean[rmo + m] = (1.0f - mom) * rmean[rmo + m] + mom * mean[mo + m];
@@ -76,10 +75,10 @@ __kernel void norm_running(__global const float *mean, int mo, __global const fl
 
 /* y = x̂·gamma[c] + beta[c]; has_gamma / has_beta = 0 means 1 / 0 (the buffer is a dummy). */
 __kernel void norm_forward(__global const float *x, int xo, __global const float *mean, int mo,
-                           __global const float *rstd, int ro, __global const float *gamma,
-                           int go, int has_gamma, __global const float *beta, int bo,
-                           int has_beta, __global float *y, int yo, int n, int s_inner,
-                           int s_count, int c_inner, int c_count) {
+                           __global const float *rstd, int ro, __global const float *gamma, int go,
+                           int has_gamma, __global const float *beta, int bo, int has_beta,
+                           __global float *y, int yo, int n, int s_inner, int s_count, int c_inner,
+                           int c_count) {
     int i = get_global_id(0);
     if (i >= n) return;
     int s = (i / s_inner) % s_count, c = (i / c_inner) % c_count;
@@ -94,17 +93,16 @@ __kernel void norm_forward(__global const float *x, int xo, __global const float
  *   out1[r] (+)= Σ w·dy,  out2[r] (+)= Σ w·dy·x̂   (accumulate when acc != 0)
  * want1 / want2 = 0 skip the write (the buffer is a dummy). Rows = channels give dbeta/dgamma;
  * rows = groups give the two means the input gradient needs. Launch: r_count groups. */
-__kernel __attribute__((reqd_work_group_size(NORM_WG, 1, 1))) void
-norm_bwd_reduce(__global const float *x, int xo, __global const float *mean, int mo,
-                __global const float *rstd, int ro, __global const float *gamma, int go,
-                int has_gamma, __global const float *dy, int dyo, __global float *out1, int o1,
-                int want1, __global float *out2, int o2, int want2, int acc, int n, int r_inner,
-                int r_count, int s_inner, int s_count, int c_inner, int c_count) {
-    __local float buf[NORM_WG];
-    int r = get_group_id(0), l = get_local_id(0);
+__kernel void norm_bwd_reduce(__global const float *x, int xo, __global const float *mean, int mo,
+                              __global const float *rstd, int ro, __global const float *gamma,
+                              int go, int has_gamma, __global const float *dy, int dyo,
+                              __global float *out1, int o1, int want1, __global float *out2, int o2,
+                              int want2, int acc, int n, int r_inner, int r_count, int s_inner,
+                              int s_count, int c_inner, int c_count, __local float *buf) {
+    int r = get_group_id(0), l = get_local_id(0), wg = get_local_size(0);
     int k = n / r_count;
     float a1 = 0.0f, a2 = 0.0f;
-    for (int j = l; j < k; j += NORM_WG) {
+    for (int j = l; j < k; j += wg) {
         int i = norm_elem(j, r, r_inner, r_count);
         int s = (i / s_inner) % s_count;
         float g = dy[dyo + i];
@@ -126,8 +124,7 @@ __kernel void norm_bwd_x(__global const float *x, int xo, __global const float *
                          __global const float *rstd, int ro, __global const float *gamma, int go,
                          int has_gamma, __global const float *dy, int dyo,
                          __global const float *sums, int so, __global float *dx, int dxo,
-                         int training, int n, int s_inner, int s_count, int c_inner,
-                         int c_count) {
+                         int training, int n, int s_inner, int s_count, int c_inner, int c_count) {
     int i = get_global_id(0);
     if (i >= n) return;
     int s = (i / s_inner) % s_count;

@@ -424,14 +424,18 @@ static void run_with_grads(tassl_device *dev, const cfg *c, int tr, const float 
 
 static void test_chunking(void **state) {
     (void)state;
-    /* N = 5 images; a budget of 2 images' scratch gives chunks 2, 2, 1 (the last one takes the
-     * single-image path without layout swaps). */
+    /* N = 5 images. Budgets (TASSL_CONV_CHUNK, floats of scratch): two images' worth gives chunks
+     * of 2, 2, 1 images (the last one takes the single-image path without layout swaps); two
+     * output rows' worth splits each image into ranges of 2 rows (ragged at the end); 1 float
+     * forces ranges of a single row. */
     /* clang-format off */
     const cfg cs[] = {
       {"2d g2", 2, 5, 4, 6, {1, 6, 7}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, {0, 1, 1}, 2, 1},
       {"3d p1", 3, 5, 2, 3, {3, 4, 3}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0}, 1, 1},
+      {"3d s2", 3, 2, 2, 4, {5, 4, 5}, {3, 2, 3}, {2, 1, 2}, {1, 0, 1}, {1, 2, 1}, {1, 0, 1}, 2, 1},
     };
     /* clang-format on */
+    const char *names[4] = {"y", "dx", "dw", "db"};
     for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
         for (int tr = 0; tr <= 1; tr++) {
             const cfg *c = &cs[ci];
@@ -439,33 +443,38 @@ static void test_chunking(void **state) {
             shapes(c, tr, xs, ws, ys);
             const int nd = 2 + c->nsp;
             const int64_t n[4] = {prod(nd, ys), prod(nd, xs), prod(nd, ws), c->cout};
-            float *x = malloc((size_t)n[1] * sizeof(float)),
-                  *w = malloc((size_t)n[2] * sizeof(float));
+            float *x = malloc((size_t)n[1] * sizeof(float));
+            float *w = malloc((size_t)n[2] * sizeof(float));
             float *g = malloc((size_t)n[0] * sizeof(float)), b[8];
             fill_random(x, n[1], 11), fill_random(w, n[2], 12), fill_random(g, n[0], 13);
             fill_random(b, 8, 14);
             /* scratch per image: column (image channels · K · L) + matrix side (channels · L) */
             const int64_t img_c = tr ? c->cout : c->cin, mat_c = tr ? c->cin : c->cout;
             const int64_t K = c->k[0] * c->k[1] * c->k[2];
-            const int64_t L = (tr ? prod(c->nsp, xs + 2) : prod(c->nsp, ys + 2));
-            char budget[32];
-            snprintf(budget, sizeof budget, "%lld",
-                     (long long)(2 * (img_c * K * L + mat_c * L) + 1));
+            const int64_t *msp = (tr ? xs : ys) + 2; /* matrix-side spatial dims */
+            const int64_t L = prod(c->nsp, msp), row = msp[c->nsp - 1];
+            char budgets[3][32];
+            snprintf(budgets[0], 32, "%lld", (long long)(2 * (img_c * K + mat_c) * L + 1));
+            snprintf(budgets[1], 32, "%lld", (long long)(2 * img_c * K * row + 1));
+            snprintf(budgets[2], 32, "1");
             for (int di = 0; di < ndevs; di++) {
                 float *whole[4], *chunked[4];
                 unsetenv("TASSL_CONV_CHUNK");
                 run_with_grads(devs[di], c, tr, x, w, b, g, whole);
-                setenv("TASSL_CONV_CHUNK", budget, 1);
-                run_with_grads(devs[di], c, tr, x, w, b, g, chunked);
-                unsetenv("TASSL_CONV_CHUNK");
-                const char *names[4] = {"y", "dx", "dw", "db"};
-                for (int k = 0; k < 4; k++) {
-                    char what[64];
-                    snprintf(what, sizeof what, "chunked %s%s %s", tr ? "transposed " : "", c->name,
-                             names[k]);
-                    assert_close(chunked[k], whole[k], n[k], 1e-5, what);
-                    free(whole[k]), free(chunked[k]);
+                for (int bi = 0; bi < 3; bi++) {
+                    setenv("TASSL_CONV_CHUNK", budgets[bi], 1);
+                    run_with_grads(devs[di], c, tr, x, w, b, g, chunked);
+                    unsetenv("TASSL_CONV_CHUNK");
+                    for (int k = 0; k < 4; k++) {
+                        char what[256];
+                        snprintf(what, sizeof what, "%s%s, budget %s floats: %s",
+                                 tr ? "transposed " : "", c->name, budgets[bi], names[k]);
+                        assert_close(chunked[k], whole[k], n[k], 1e-5, what);
+                        free(chunked[k]);
+                    }
                 }
+                for (int k = 0; k < 4; k++)
+                    free(whole[k]);
             }
             free(x), free(w), free(g);
         }

@@ -64,7 +64,8 @@ static const float X1[8] = {1, 2, 0, 4, 3, 6, 2, 2};
 /* Running stats from (0, 1) after training on X1 then 2·X1 with momentum 0.1. */
 static void running_steps(tassl_ctx *ctx, tassl_tensor **rm, tassl_tensor **rv) {
     float x2[8];
-    for (int i = 0; i < 8; i++) x2[i] = 2 * X1[i];
+    for (int i = 0; i < 8; i++)
+        x2[i] = 2 * X1[i];
     *rm = tassl_zeros(ctx, TASSL_SHAPE(2));
     *rv = tassl_full(ctx, TASSL_SHAPE(2), 1.0f);
     tassl_tensor *x = tassl_from_host(ctx, TASSL_SHAPE(2, 2, 2), X1);
@@ -125,7 +126,8 @@ static void test_batch_norm_standardises(void **state) {
     for (int c = 0; c < 3; c++) {
         double s = 0, q = 0;
         for (int n = 0; n < 4; n++)
-            for (int k = 0; k < 25; k++) s += v[(n * 3 + c) * 25 + k];
+            for (int k = 0; k < 25; k++)
+                s += v[(n * 3 + c) * 25 + k];
         double mean = s / 100;
         for (int n = 0; n < 4; n++)
             for (int k = 0; k < 25; k++) {
@@ -154,7 +156,8 @@ static void test_batch_norm_grad_of_sum(void **state) {
     read_n(tassl_grad(x), dx, 96);
     read_n(tassl_grad(g), dg, 2);
     read_n(tassl_grad(b), db, 2);
-    for (int i = 0; i < 96; i++) assert_true(fabs(dx[i]) < 1e-5);
+    for (int i = 0; i < 96; i++)
+        assert_true(fabs(dx[i]) < 1e-5);
     expect_near(dg, (double[]){0, 0}, 2, 1e-4);
     expect_near(db, (double[]){48, 48}, 2, 1e-4);
 }
@@ -170,10 +173,12 @@ static void test_group_norm_gc_is_instance_norm(void **state) {
     float a[240], c[240];
     read_n(y1, a, 240);
     read_n(y2, c, 240);
-    for (int i = 0; i < 240; i++) assert_float_equal(a[i], c[i], 1e-6);
+    for (int i = 0; i < 240; i++)
+        assert_float_equal(a[i], c[i], 1e-6);
     // and instance statistics really are per (n, c): first instance has mean β₀ after affine
     double s = 0;
-    for (int k = 0; k < 30; k++) s += a[k];
+    for (int k = 0; k < 30; k++)
+        s += a[k];
     float b0;
     read_n(tassl_slice(b, 0, 0, 1, 1), &b0, 1);
     assert_float_equal(s / 30, b0, 1e-5);
@@ -188,18 +193,26 @@ static void test_layer_norm_known_vector(void **state) {
     tassl_tensor *b = tassl_from_host(ctx, TASSL_SHAPE(4), (float[]){0, 0, 1, 1});
     float got[8];
     read_n(tassl_layer_norm(x, 1, NULL, NULL, 0.0f), got, 8);
-    expect_near(got, (double[]){-1.3416408, -0.4472136, 0.4472136, 1.3416408, 1.3416408,
-                                0.4472136, -0.4472136, -1.3416408}, 8, 1e-6);
+    expect_near(got,
+                (double[]){-1.3416408, -0.4472136, 0.4472136, 1.3416408, 1.3416408, 0.4472136,
+                           -0.4472136, -1.3416408},
+                8, 1e-6);
     read_n(tassl_layer_norm(x, 1, g, b, 0.0f), got, 8);
-    expect_near(got, (double[]){-1.3416408, -0.8944272, 1.4472136, 3.6832816, 1.3416408,
-                                0.8944272, 0.5527864, -1.6832816}, 8, 1e-6);
+    expect_near(got,
+                (double[]){-1.3416408, -0.8944272, 1.4472136, 3.6832816, 1.3416408, 0.8944272,
+                           0.5527864, -1.6832816},
+                8, 1e-6);
     // Over both dims of (2, 4): mean 2.5 and variance 1.25 again, so the same x̂.
     read_n(tassl_layer_norm(x, 2, NULL, NULL, 0.0f), got, 8);
-    expect_near(got, (double[]){-1.3416408, -0.4472136, 0.4472136, 1.3416408, 1.3416408,
-                                0.4472136, -0.4472136, -1.3416408}, 8, 1e-6);
+    expect_near(got,
+                (double[]){-1.3416408, -0.4472136, 0.4472136, 1.3416408, 1.3416408, 0.4472136,
+                           -0.4472136, -1.3416408},
+                8, 1e-6);
 }
 
-#define ON(fn, spec) cmocka_unit_test_prestate_setup_teardown(fn, setup, teardown, (void *)spec)
+/* A test on one device, named "test@device". */
+#define ON(fn, spec)                                                                               \
+    { #fn "@" spec, fn, setup, teardown, (void *)spec }
 #define BOTH(fn) ON(fn, "ref"), ON(fn, "cpu")
 
 int main(void) {

@@ -74,10 +74,12 @@ tassl_tensor *tassl_matmul_t(tassl_tensor *a, bool ta, tassl_tensor *b, bool tb)
 tassl_tensor *tassl_linear(tassl_tensor *x, tassl_tensor *w, tassl_tensor *bias);
 
 /* ---- convolution (2D: x (N, C, H, W); 3D: x (N, C, D, H, W)) -------------------------------- */
-/* w (Cout, Cin/groups, k...), bias (Cout) or NULL. stride/pad/dil: one entry per spatial dim. */
+/* w (Cout, Cin/groups, k...), bias (Cout) or NULL. stride/pad/dil: one entry per spatial dim,
+ * or NULL for 1 / 0 / 1. */
 tassl_tensor *tassl_conv(tassl_tensor *x, tassl_tensor *w, tassl_tensor *bias, const int *stride,
                          const int *pad, const int *dil, int groups);
-/* Transposed convolution: w (Cin, Cout/groups, k...); out = (in-1)·s − 2p + d·(k−1) + outpad + 1. */
+/* Transposed convolution: w (Cin, Cout/groups, k...); out = (in-1)·s − 2p + d·(k−1) + outpad + 1;
+ * outpad < stride or < dil per dim (NULL = 0). */
 tassl_tensor *tassl_conv_transpose(tassl_tensor *x, tassl_tensor *w, tassl_tensor *bias,
                                    const int *stride, const int *pad, const int *outpad,
                                    const int *dil, int groups);
@@ -111,13 +113,18 @@ tassl_tensor *tassl_layer_norm(tassl_tensor *x, int nnorm, tassl_tensor *gamma, 
 tassl_tensor *tassl_softmax(tassl_tensor *x, int dim);
 tassl_tensor *tassl_log_softmax(tassl_tensor *x, int dim);
 /* logits (N, C) or (N, C, S...); target (N) or (N, S...) holding class indices as floats;
- * weight (C) or NULL; targets equal to ignore_index contribute nothing (mean divides by the sum
- * of weights of the counted targets, as PyTorch). */
+ * weight (C) or NULL. Per target, with label smoothing ε as PyTorch:
+ *   (1 − ε)·w_t·(−log p_t) + (ε/C)·Σ_c w_c·(−log p_c).
+ * Targets equal to ignore_index contribute nothing; MEAN divides by the sum of weights of the
+ * counted targets, as PyTorch (NaN if none). NONE → (N, S...). A class outside [0, C) gives NaN.
+ * No gradient flows to target or weight (aborts if they require one). */
 tassl_tensor *tassl_cross_entropy(tassl_tensor *logits, tassl_tensor *target, tassl_tensor *weight,
                                   float label_smoothing, int ignore_index, tassl_reduction red);
-/* Numerically stable; pos_weight (C broadcastable) or NULL. */
+/* x, target of one shape. Numerically stable; pos_weight broadcast to x's shape by NumPy rules
+ * ((C) for (N, C), (C, 1, 1) for (N, C, H, W)) or NULL. Gradients flow to x, target, pos_weight. */
 tassl_tensor *tassl_bce_with_logits(tassl_tensor *x, tassl_tensor *target, tassl_tensor *pos_weight,
                                     tassl_reduction red);
+/* mse / l1 / smooth_l1: a and b of one shape (no broadcasting); smooth_l1 with beta 0 is L1. */
 tassl_tensor *tassl_mse_loss(tassl_tensor *a, tassl_tensor *b, tassl_reduction red);
 tassl_tensor *tassl_l1_loss(tassl_tensor *a, tassl_tensor *b, tassl_reduction red);
 tassl_tensor *tassl_smooth_l1_loss(tassl_tensor *a, tassl_tensor *b, float beta,

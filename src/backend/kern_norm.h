@@ -50,8 +50,7 @@ typedef struct tassl_kern_norm {
     /* y[i] = (x[i] − mean[s])·rstd[s]·gamma[c] + beta[c].  x, y (n); mean, rstd (s_count);
      * gamma, beta (c_count), optional. */
     tassl_status (*forward)(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
-                            tassl_ptr gamma, tassl_ptr beta, tassl_ptr y,
-                            const tassl_norm_geom *g);
+                            tassl_ptr gamma, tassl_ptr beta, tassl_ptr y, const tassl_norm_geom *g);
     /* Per channel c: dgamma[c] += Σ dy·x̂, dbeta[c] += Σ dy over the channel's elements.
      * x, dy (n); mean, rstd (s_count); dgamma, dbeta (c_count), optional outputs. */
     tassl_status (*affine_bwd)(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
@@ -60,7 +59,7 @@ typedef struct tassl_kern_norm {
     /* dx[i] += the gradient through the normalisation (formulas above; `training` selects
      * batch statistics, which also flow gradient, or constant statistics).  x, dy, dx (n);
      * mean, rstd (s_count); gamma (c_count), optional; scratch (2·s_count), caller-owned,
-     * used when training. */
+     * needed when training (optional otherwise). */
     tassl_status (*backward_x)(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
                                tassl_ptr gamma, tassl_ptr dy, tassl_ptr dx, tassl_ptr scratch,
                                const tassl_norm_geom *g, int training);

@@ -87,6 +87,8 @@ static tassl_tensor *ln_fn(tassl_tensor **in, const tassl_check_case *c) {
 #define AFF2(n, c, h, w) .ndim = {4, 1, 1}, .shape = {{n, c, h, w}, {c}, {c}}
 #define AFF3(n, c, d, h, w) .ndim = {5, 1, 1}, .shape = {{n, c, d, h, w}, {c}, {c}}
 
+/* One case per two or three lines reads better as a table than clang-format's layout. */
+// clang-format off
 static const tassl_check_case cases[] = {
     /* ---- batch norm ---- */
     {.name = "bn2d_train_affine", .op = "batch_norm", .fn = bn_fn, .nin = 3,
@@ -136,6 +138,8 @@ static const tassl_check_case cases[] = {
      .iparam = {2, AFF_NONE}},
     {.name = "gn3d_g3_affine_large", .op = "group_norm", .fn = gn_fn, .nin = 3,
      AFF3(1, 6, 4, 9, 10), .iparam = {3, AFF_BOTH}},
+    {.name = "gn1d_nc_gC_groups_of_1", .op = "group_norm", .fn = gn_fn, .nin = 3,
+     .ndim = {2, 1, 1}, .shape = {{3, 4}, {4}, {4}}, .iparam = {4, AFF_BOTH}},
     /* ---- instance norm ---- */
     {.name = "in2d_affine", .op = "instance_norm", .fn = in_fn, .nin = 3, AFF2(2, 3, 4, 5),
      .iparam = {0, AFF_BOTH}},
@@ -161,5 +165,6 @@ static const tassl_check_case cases[] = {
     {.name = "ln3_gamma_only", .op = "layer_norm", .fn = ln_fn, .nin = 2, .ndim = {4, 3},
      .shape = {{2, 3, 2, 4}, {3, 2, 4}}, .iparam = {3, AFF_GAMMA}},
 };
+// clang-format on
 
 const tassl_check_table tassl_cases_norm = {"norm", cases, (int)(sizeof cases / sizeof *cases)};

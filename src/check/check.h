@@ -66,7 +66,7 @@ typedef struct tassl_check_result {
     double grad_err;         /* device vs ref, worst input gradient */
     double fd_err;           /* finite differences vs analytic (ref) */
     int skipped_device;      /* dev is ref itself: only the gradient check ran */
-    char msg[512];           /* why it failed, "" if it passed */
+    char msg[1024];          /* why it failed, "" if it passed */
 } tassl_check_result;
 
 /* Run one case: device `dev` against ref (`ref` may be NULL when dev is ref), then the gradient

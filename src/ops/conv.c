@@ -9,8 +9,9 @@
  *   dW    += matrix · im2col(image)ᵀ       weight gradient of both
  * A chunk holds as many images as fit chunk_floats() of scratch (column buffer plus the
  * channel-major copy of the matrix side), so memory stays bounded for any batch, while small
- * images still get one GEMM per group for the whole chunk. Scratch lives in a nested scope that
- * ends with the call. */
+ * images still get one GEMM per group for the whole chunk. An image too large for the budget on
+ * its own (a 3D volume) is split further into ranges of whole output rows. Scratch lives in a
+ * nested scope that ends with the call. */
 #include <limits.h>
 #include <stdlib.h>
 #include "op.h"
@@ -33,6 +34,7 @@ typedef struct conv_plan {
     int64_t cmat;    /* matrix-side channels */
     int64_t K, L, S; /* kernel taps, matrix-side and image spatial sizes */
     int64_t nb;      /* images per chunk */
+    int64_t lc;      /* matrix-side positions per chunk: L, or whole rows of one image (nb = 1) */
 } conv_plan;
 
 /* What conv_run computes; NULL members are skipped. Tensors contiguous. */
@@ -102,13 +104,19 @@ static conv_plan conv_plan_make(const tassl_tensor *img, const tassl_tensor *mat
     pl.K = k[0] * k[1] * k[2];
     pl.L = pl.g.out[0] * pl.g.out[1] * pl.g.out[2];
     pl.S = pl.g.in[0] * pl.g.in[1] * pl.g.in[2];
-    const int64_t per_image = pl.g.c * pl.K * pl.L + pl.cmat * pl.L; /* column + matrix copy */
-    pl.nb = per_image > 0 ? chunk_floats() / per_image : pl.n;
-    if (pl.nb < 1) pl.nb = 1;
+    /* scratch per image: column + channel-major matrix copy */
+    const int64_t budget = chunk_floats(), per_image = (pl.g.c * pl.K + pl.cmat) * pl.L;
+    pl.nb = per_image > 0 ? budget / per_image : pl.n;
+    pl.lc = pl.L;
+    if (pl.nb < 1) { /* one image is too big: ranges of output rows (no matrix copy needed) */
+        const int64_t row = pl.g.out[2], rows = budget / (pl.g.c * pl.K * row);
+        pl.nb = 1;
+        pl.lc = rows < 1 ? row : rows * row < pl.L ? rows * row : pl.L;
+    }
     if (pl.nb > pl.n) pl.nb = pl.n;
-    TASSL_CHECK(pl.g.c * pl.K * pl.L * pl.nb <= INT_MAX && pl.cmat * pl.L * pl.nb <= INT_MAX,
-                "conv: one image needs a column buffer of %lld floats (limit %d)",
-                (long long)(pl.g.c * pl.K * pl.L), INT_MAX);
+    TASSL_CHECK(pl.g.c * pl.K * pl.lc * pl.nb <= INT_MAX && pl.cmat * pl.L * pl.nb <= INT_MAX,
+                "conv: one output row needs a column buffer of %lld floats (limit %d)",
+                (long long)(pl.g.c * pl.K * pl.g.out[2]), INT_MAX);
     return pl;
 }
 
@@ -158,43 +166,55 @@ static void conv_run(tassl_ctx *ctx, const conv_plan *pl, const conv_io *io) {
     const tassl_ptr bp = has_bias ? P(io->bias) : wp;
 
     tassl_scope_begin(ctx);
-    tassl_tensor *col = tassl_empty(ctx, TASSL_SHAPE(pl->g.c * K * pl->nb * L)); // (c·K, nb·L)
+    tassl_tensor *col =
+        tassl_empty(ctx, TASSL_SHAPE(pl->g.c * K * pl->nb * pl->lc)); // (c·K, nb·lc)
     tassl_tensor *tcn = pl->nb > 1 ? tassl_empty(ctx, TASSL_SHAPE(pl->cmat * pl->nb * L)) : NULL;
+    const tassl_ptr colp = P(col);
     for (int64_t n0 = 0; n0 < pl->n && ctx->status == TASSL_OK; n0 += pl->nb) {
-        const int64_t nb = pl->n - n0 < pl->nb ? pl->n - n0 : pl->nb, NL = nb * L;
-        const int direct = nb == 1; /* (cmat, 1, L) is (1, cmat, L): no swaps needed */
-        const tassl_ptr colp = P(col);
-        tassl_ptr tp = direct ? colp : P(tcn); // (cmat, nb·L), set below when direct
-        if (io->img_in)
-            OP_CALL(ctx,
-                    kc->im2col(dev, &pl->g, ptr_at(io->img_in, n0 * pl->g.c * pl->S), nb, colp));
+        const int64_t nb = pl->n - n0 < pl->nb ? pl->n - n0 : pl->nb;
+        /* One image: the matrix side (1, cmat, L) is already channel-major, so GEMMs read and
+         * write it in place (row pitch L); several: through the (cmat, nb, L) copy tcn. */
+        const int direct = nb == 1;
+        const int64_t img_off = n0 * pl->g.c * pl->S, mat_off = n0 * pl->cmat * L;
+        const int64_t tld = direct ? L : nb * L; /* row pitch of T, the matrix side */
+        /* T read (mat_in: dW, image output) and T written (mat_out), at l0 = 0 */
+        tassl_ptr tin0 = direct ? colp : P(tcn), tout0 = tin0;
         if (io->mat_in) {
-            const tassl_ptr src = ptr_at(io->mat_in, n0 * pl->cmat * L);
             if (direct)
-                tp = src;
+                tin0 = ptr_at(io->mat_in, mat_off);
             else
-                OP_CALL(ctx, kc->to_cnl(dev, src, tp, nb, pl->cmat, L));
+                OP_CALL(ctx, kc->to_cnl(dev, ptr_at(io->mat_in, mat_off), tin0, nb, pl->cmat, L));
         }
-        if (io->dw) /* dW_g (mg, cg·K) += T_g (mg, NL) · col_gᵀ */
-            gemm_groups(ctx, G, 0, 1, mg, cgk, NL, 1.0f, tp, NL, mg * NL, colp, NL, cgk * NL,
-                        P(io->dw), cgk, mg * cgk);
-        if (io->mat_out) { /* T_g (mg, NL) = W_g (mg, cg·K) · col_g */
-            const tassl_ptr dst = ptr_at(io->mat_out, n0 * pl->cmat * L);
-            const tassl_ptr t = direct ? dst : tp;
-            gemm_groups(ctx, G, 0, 0, mg, NL, cgk, direct && io->accumulate ? 1.0f : 0.0f, wp, cgk,
-                        mg * cgk, colp, NL, cgk * NL, t, NL, mg * NL);
-            if (!direct)
+        if (direct && io->mat_out) tout0 = ptr_at(io->mat_out, mat_off);
+        for (int64_t l0 = 0; l0 < L && ctx->status == TASSL_OK; l0 += pl->lc) {
+            const int64_t lc = L - l0 < pl->lc ? L - l0 : pl->lc, NL = nb * lc;
+            tassl_ptr tin = tin0, tout = tout0; // (cmat, nb·lc) with row pitch tld
+            tin.off += l0;
+            tout.off += l0;
+            if (io->img_in)
                 OP_CALL(ctx,
-                        kc->from_cnl(dev, t, dst, nb, pl->cmat, L, has_bias, bp, io->accumulate));
+                        kc->im2col(dev, &pl->g, ptr_at(io->img_in, img_off), nb, l0, lc, colp));
+            if (io->dw) /* dW_g (mg, cg·K) += T_g (mg, NL) · col_gᵀ */
+                gemm_groups(ctx, G, 0, 1, mg, cgk, NL, 1.0f, tin, tld, mg * tld, colp, NL, cgk * NL,
+                            P(io->dw), cgk, mg * cgk);
+            if (io->mat_out) /* T_g (mg, NL) = W_g (mg, cg·K) · col_g */
+                gemm_groups(ctx, G, 0, 0, mg, NL, cgk, direct && io->accumulate ? 1.0f : 0.0f, wp,
+                            cgk, mg * cgk, colp, NL, cgk * NL, tout, tld, mg * tld);
+            if (io->img_out) { /* col_g (cg·K, NL) = W_gᵀ · T_g, then the gather */
+                gemm_groups(ctx, G, 1, 0, cgk, NL, mg, 0.0f, wp, cgk, mg * cgk, tin, tld, mg * tld,
+                            colp, NL, cgk * NL);
+                /* the first range writes (or accumulates) and adds the bias; the rest add */
+                OP_CALL(ctx, kc->col2im(dev, &pl->g, colp, nb, l0, lc, ptr_at(io->img_out, img_off),
+                                        has_bias && l0 == 0, bp, l0 > 0 || io->accumulate));
+            }
+        }
+        if (io->mat_out) {
+            const tassl_ptr dst = ptr_at(io->mat_out, mat_off);
+            if (!direct)
+                OP_CALL(ctx, kc->from_cnl(dev, tout0, dst, nb, pl->cmat, L, has_bias, bp,
+                                          io->accumulate));
             else if (has_bias) /* in place, elementwise */
                 OP_CALL(ctx, kc->from_cnl(dev, dst, dst, 1, pl->cmat, L, 1, bp, 0));
-        }
-        if (io->img_out) { /* col_g (cg·K, NL) = W_gᵀ · T_g, then the gather */
-            gemm_groups(ctx, G, 1, 0, cgk, NL, mg, 0.0f, wp, cgk, mg * cgk, tp, NL, mg * NL, colp,
-                        NL, cgk * NL);
-            OP_CALL(ctx,
-                    kc->col2im(dev, &pl->g, colp, nb, ptr_at(io->img_out, n0 * pl->g.c * pl->S),
-                               has_bias, bp, io->accumulate));
         }
     }
     tassl_scope_end(ctx);

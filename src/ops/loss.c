@@ -9,7 +9,6 @@
  * Semantics follow PyTorch 1.13 (torch.nn.functional), checked against its values in
  * tests/test_loss.c (tests/golden/loss_golden.py).
  */
-#include <math.h>
 #include "op.h"
 #include "../backend/kern_loss.h"
 

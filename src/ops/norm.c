@@ -30,26 +30,26 @@ static void norm_backward(tassl_node *nd) {
     tassl_norm_geom g = {nd->i[0], nd->i[1], nd->i[2], nd->i[3], nd->i[4]};
     int training = (int)nd->i[5];
     if (!y->grad) return;
-    tassl_tensor *dy = tassl_contiguous(y->grad);          // x's shape
-    tassl_tensor *dx = tassl_op_grad(x);                   // x's shape
+    tassl_tensor *dy = tassl_contiguous(y->grad);               // x's shape
+    tassl_tensor *dx = tassl_op_grad(x);                        // x's shape
     tassl_tensor *dgamma = gamma ? tassl_op_grad(gamma) : NULL; // (c_count)
     tassl_tensor *dbeta = beta ? tassl_op_grad(beta) : NULL;    // (c_count)
     tassl_ctx *ctx = x->ctx;
     if (dgamma || dbeta)
-        OP_CALL(ctx, KNORM(x)->affine_bwd(DEV(x), P(x), P(mean), P(rstd), P(dy),
-                                          opt_ptr(dgamma), opt_ptr(dbeta), &g));
+        OP_CALL(ctx, KNORM(x)->affine_bwd(DEV(x), P(x), P(mean), P(rstd), P(dy), opt_ptr(dgamma),
+                                          opt_ptr(dbeta), &g));
     if (dx) {
-        int64_t ns = 2 * g.s_count;
-        tassl_tensor *scratch = tassl_op_out(ctx, 1, &ns); // (2, s_count)
+        int64_t ns = 2 * g.s_count; // per-group sums, only with batch statistics
+        tassl_tensor *scratch = training ? tassl_op_out(ctx, 1, &ns) : NULL; // (2, s_count)
         OP_CALL(ctx, KNORM(x)->backward_x(DEV(x), P(x), P(mean), P(rstd), opt_ptr(gamma), P(dy),
-                                          P(dx), P(scratch), &g, training));
+                                          P(dx), opt_ptr(scratch), &g, training));
     }
 }
 
 /* y = x̂·gamma + beta with given statistics, and the tape node. x, gamma, beta contiguous. */
 static tassl_tensor *norm_apply(const char *op, tassl_tensor *x, tassl_tensor *gamma,
                                 tassl_tensor *beta, const tassl_norm_geom *g, tassl_tensor *mean,
-                                tassl_tensor *rstd, int batch_stats) {
+                                tassl_tensor *rstd, int use_batch) {
     tassl_ctx *ctx = x->ctx;
     tassl_tensor *y = tassl_op_out(ctx, x->ndim, x->shape);
     OP_CALL(ctx, KNORM(x)->forward(DEV(x), P(x), P(mean), P(rstd), opt_ptr(gamma), opt_ptr(beta),
@@ -65,7 +65,7 @@ static tassl_tensor *norm_apply(const char *op, tassl_tensor *x, tassl_tensor *g
         nd->i[2] = g->s_count;
         nd->i[3] = g->c_inner;
         nd->i[4] = g->c_count;
-        nd->i[5] = batch_stats;
+        nd->i[5] = use_batch;
         nd->i[6] = ig;
         nd->i[7] = ib;
         nd->saved[0] = mean;
@@ -97,13 +97,14 @@ static void check_vec(const char *op, const char *what, const tassl_tensor *t,
 
 static int64_t spatial(const tassl_tensor *x) {
     int64_t s = 1;
-    for (int d = 2; d < x->ndim; d++) s *= x->shape[d];
+    for (int d = 2; d < x->ndim; d++)
+        s *= x->shape[d];
     return s;
 }
 
 tassl_tensor *tassl_batch_norm(tassl_tensor *x, tassl_tensor *gamma, tassl_tensor *beta,
-                               tassl_tensor *running_mean, tassl_tensor *running_var,
-                               bool training, float momentum, float eps) {
+                               tassl_tensor *running_mean, tassl_tensor *running_var, bool training,
+                               float momentum, float eps) {
     const char *op = "tassl_batch_norm";
     char sx[64];
     TASSL_CHECK(x->ndim >= 2 && tassl_numel(x) > 0,
@@ -114,10 +115,12 @@ tassl_tensor *tassl_batch_norm(tassl_tensor *x, tassl_tensor *gamma, tassl_tenso
     check_vec(op, "beta", beta, x, c);
     check_vec(op, "running_mean", running_mean, x, c);
     check_vec(op, "running_var", running_var, x, c);
-    TASSL_CHECK(!running_mean == !running_var, "%s: give both running_mean and running_var or "
-                "neither", op);
-    TASSL_CHECK(!running_mean || (tassl_is_contiguous(running_mean) &&
-                                  tassl_is_contiguous(running_var)),
+    TASSL_CHECK(!running_mean == !running_var,
+                "%s: give both running_mean and running_var or "
+                "neither",
+                op);
+    TASSL_CHECK(!running_mean ||
+                    (tassl_is_contiguous(running_mean) && tassl_is_contiguous(running_var)),
                 "%s: running statistics must be contiguous (they are updated in place)", op);
     x = tassl_contiguous(x);
     if (gamma) gamma = tassl_contiguous(gamma);
@@ -128,13 +131,15 @@ tassl_tensor *tassl_batch_norm(tassl_tensor *x, tassl_tensor *gamma, tassl_tenso
     // Without running statistics even eval mode normalises with batch statistics (PyTorch).
     int use_batch = training || !running_mean;
     if (use_batch) {
-        TASSL_CHECK(n * s > 1, "%s: x is %s: expected more than 1 value per channel when "
-                    "training", op, tassl_shape_str(x, sx, sizeof sx));
+        TASSL_CHECK(n * s > 1,
+                    "%s: x is %s: expected more than 1 value per channel when "
+                    "training",
+                    op, tassl_shape_str(x, sx, sizeof sx));
         batch_stats(x, &g, eps, &mean, &var, &rstd);
         if (training && running_mean) {
             double k = (double)(n * s);
-            OP_CALL(ctx, KNORM(x)->running(DEV(x), P(mean), P(var), P(running_mean),
-                                           P(running_var), c, momentum, (float)(k / (k - 1))));
+            OP_CALL(ctx, KNORM(x)->running(DEV(x), P(mean), P(var), P(running_mean), P(running_var),
+                                           c, momentum, (float)(k / (k - 1))));
         }
     } else {
         // Copy the running mean: backward must see the statistics of this forward even if a
@@ -147,15 +152,15 @@ tassl_tensor *tassl_batch_norm(tassl_tensor *x, tassl_tensor *gamma, tassl_tenso
     return norm_apply("batch_norm", x, gamma, beta, &g, mean, rstd, use_batch);
 }
 
-tassl_tensor *tassl_group_norm(tassl_tensor *x, int groups, tassl_tensor *gamma,
-                               tassl_tensor *beta, float eps) {
+tassl_tensor *tassl_group_norm(tassl_tensor *x, int groups, tassl_tensor *gamma, tassl_tensor *beta,
+                               float eps) {
     const char *op = "tassl_group_norm";
     char sx[64];
-    TASSL_CHECK(x->ndim >= 2 && tassl_numel(x) > 0,
-                "%s: x is %s, expected (N, C, ...)", op, tassl_shape_str(x, sx, sizeof sx));
+    TASSL_CHECK(x->ndim >= 2 && tassl_numel(x) > 0, "%s: x is %s, expected (N, C, ...)", op,
+                tassl_shape_str(x, sx, sizeof sx));
     int64_t n = x->shape[0], c = x->shape[1], s = spatial(x);
-    TASSL_CHECK(groups >= 1 && c % groups == 0, "%s: %d groups do not divide C of x %s", op,
-                groups, tassl_shape_str(x, sx, sizeof sx));
+    TASSL_CHECK(groups >= 1 && c % groups == 0, "%s: %d groups do not divide C of x %s", op, groups,
+                tassl_shape_str(x, sx, sizeof sx));
     check_vec(op, "gamma", gamma, x, c);
     check_vec(op, "beta", beta, x, c);
     x = tassl_contiguous(x);
@@ -184,16 +189,17 @@ tassl_tensor *tassl_layer_norm(tassl_tensor *x, int nnorm, tassl_tensor *gamma, 
                 "%s: cannot normalise the last %d dims of x %s", op, nnorm,
                 tassl_shape_str(x, sx, sizeof sx));
     int64_t d = 1;
-    for (int k = x->ndim - nnorm; k < x->ndim; k++) d *= x->shape[k];
+    for (int k = x->ndim - nnorm; k < x->ndim; k++)
+        d *= x->shape[k];
     tassl_tensor *aff[2] = {gamma, beta};
     for (int j = 0; j < 2; j++) {
         const tassl_tensor *t = aff[j];
         if (!t) continue;
         int ok = t->ndim == nnorm && t->ctx == x->ctx;
-        for (int k = 0; ok && k < nnorm; k++) ok = t->shape[k] == x->shape[x->ndim - nnorm + k];
-        TASSL_CHECK(ok, "%s: %s is %s, expected the last %d dims of x %s", op,
-                    j ? "beta" : "gamma", tassl_shape_str(t, st, sizeof st), nnorm,
-                    tassl_shape_str(x, sx, sizeof sx));
+        for (int k = 0; ok && k < nnorm; k++)
+            ok = t->shape[k] == x->shape[x->ndim - nnorm + k];
+        TASSL_CHECK(ok, "%s: %s is %s, expected the last %d dims of x %s", op, j ? "beta" : "gamma",
+                    tassl_shape_str(t, st, sizeof st), nnorm, tassl_shape_str(x, sx, sizeof sx));
     }
     x = tassl_contiguous(x);
     if (gamma) gamma = tassl_contiguous(gamma);

@@ -16,9 +16,6 @@ typedef struct conv_cgeom {
 static int64_t geom_k(const tassl_conv_geom *g) {
     return (int64_t)g->k[0] * g->k[1] * g->k[2];
 }
-static int64_t geom_l(const tassl_conv_geom *g) {
-    return g->out[0] * g->out[1] * g->out[2];
-}
 static int64_t geom_s(const tassl_conv_geom *g) {
     return g->in[0] * g->in[1] * g->in[2];
 }
@@ -28,9 +25,13 @@ static void fits_int(int64_t v, const char *what) {
                 (long long)v);
 }
 
-static conv_cgeom to_cgeom(const tassl_conv_geom *g, int64_t nb) {
+static conv_cgeom to_cgeom(const tassl_conv_geom *g, int64_t nb, int64_t l0, int64_t lc) {
     fits_int(nb * g->c * geom_s(g), "image chunk size");
-    fits_int(g->c * geom_k(g) * nb * geom_l(g), "column buffer size");
+    fits_int(g->c * geom_k(g) * nb * lc, "column buffer size");
+    fits_int(g->out[0] * g->out[1] * g->out[2], "matrix-side spatial size");
+    TASSL_CHECK(l0 % g->out[2] == 0 && lc % g->out[2] == 0 && lc > 0,
+                "tassl conv (opencl): position range [%lld, +%lld) is not whole rows of %lld",
+                (long long)l0, (long long)lc, (long long)g->out[2]);
     conv_cgeom cg;
     cg.c = (cl_int)g->c;
     for (int d = 0; d < 3; d++) {
@@ -58,8 +59,8 @@ static tassl_status finish3(tassl_device *dev, cl_kernel k, tassl_cl_args *a, in
 }
 
 static tassl_status cl_im2col(tassl_device *dev, const tassl_conv_geom *g, tassl_ptr x, int64_t nb,
-                              tassl_ptr col) {
-    conv_cgeom cg = to_cgeom(g, nb);
+                              int64_t l0, int64_t lc, tassl_ptr col) {
+    conv_cgeom cg = to_cgeom(g, nb, l0, lc);
     /* CPUs: one work-item per output row (see conv_im2col); other devices: per element */
     const int rows = dev->info.type == TASSL_DEVICE_CPU;
     cl_kernel k = tassl_cl_kernel(dev, "conv", "conv_im2col", rows ? "-DCONV_ROW_LOOP=1" : "");
@@ -68,25 +69,61 @@ static tassl_status cl_im2col(tassl_device *dev, const tassl_conv_geom *g, tassl
     tassl_cl_arg(&a, sizeof cg, &cg);
     tassl_cl_arg_ptr(&a, x);
     tassl_cl_arg_int(&a, nb);
+    tassl_cl_arg_int(&a, l0);
+    tassl_cl_arg_int(&a, lc);
     tassl_cl_arg_ptr(&a, col);
-    return finish3(dev, k, &a, rows ? 1 : g->out[2], g->out[0] * g->out[1], g->c * geom_k(g) * nb);
+    return finish3(dev, k, &a, rows ? 1 : g->out[2], lc / g->out[2], g->c * geom_k(g) * nb);
+}
+
+/* Image rows (flat index over in[0]·in[1]) that positions [l0, l0 + lc) read, as [*r0, *r1):
+ * the output rows' span along dims 0 and 1, widened by the kernel's reach and clipped. */
+static void touched_rows(const tassl_conv_geom *g, int64_t l0, int64_t lc, int64_t *r0,
+                         int64_t *r1) {
+    const int64_t oab0 = l0 / g->out[2], oab1 = (l0 + lc) / g->out[2] - 1; /* inclusive */
+    const int64_t oa0 = oab0 / g->out[1], oa1 = oab1 / g->out[1];
+    int64_t ia0 = oa0 * g->stride[0] - g->pad[0];
+    int64_t ia1 = oa1 * g->stride[0] - g->pad[0] + (int64_t)g->dil[0] * (g->k[0] - 1);
+    int64_t ib0 = 0, ib1 = g->in[1] - 1;
+    if (oa0 == oa1) { /* within one plane: the rows' own span along dim 1 */
+        ib0 = (oab0 - oa0 * g->out[1]) * g->stride[1] - g->pad[1];
+        ib1 = (oab1 - oa0 * g->out[1]) * g->stride[1] - g->pad[1] +
+              (int64_t)g->dil[1] * (g->k[1] - 1);
+    }
+    if (ia0 < 0) ia0 = 0;
+    if (ia1 > g->in[0] - 1) ia1 = g->in[0] - 1;
+    if (ib0 < 0) ib0 = 0;
+    if (ib1 > g->in[1] - 1) ib1 = g->in[1] - 1;
+    if (ia0 > ia1 || ib0 > ib1) {
+        *r0 = *r1 = 0;
+        return;
+    }
+    if (ia0 != ia1) ib0 = 0, ib1 = g->in[1] - 1; /* several planes: a plain flat interval */
+    *r0 = ia0 * g->in[1] + ib0;
+    *r1 = ia1 * g->in[1] + ib1 + 1;
 }
 
 static tassl_status cl_col2im(tassl_device *dev, const tassl_conv_geom *g, tassl_ptr col,
-                              int64_t nb, tassl_ptr x, int has_bias, tassl_ptr bias,
-                              int accumulate) {
-    conv_cgeom cg = to_cgeom(g, nb);
+                              int64_t nb, int64_t l0, int64_t lc, tassl_ptr x, int has_bias,
+                              tassl_ptr bias, int accumulate) {
+    conv_cgeom cg = to_cgeom(g, nb, l0, lc);
+    int64_t r0 = 0, r1 = g->in[0] * g->in[1];
+    if (accumulate && !has_bias) touched_rows(g, l0, lc, &r0, &r1); /* others would not change */
+    if (r1 <= r0) return TASSL_OK;
     cl_kernel k = tassl_cl_kernel(dev, "conv", "conv_col2im", "");
     if (!k) return TASSL_ERR_DEVICE;
     tassl_cl_args a = tassl_cl_args_begin(k);
     tassl_cl_arg(&a, sizeof cg, &cg);
     tassl_cl_arg_ptr(&a, col);
     tassl_cl_arg_int(&a, nb);
+    tassl_cl_arg_int(&a, l0);
+    tassl_cl_arg_int(&a, lc);
+    tassl_cl_arg_int(&a, r0);
+    tassl_cl_arg_int(&a, r1 - r0);
     tassl_cl_arg_ptr(&a, x);
     tassl_cl_arg_int(&a, has_bias != 0);
     tassl_cl_arg_ptr(&a, has_bias ? bias : x); /* x stands in for an absent bias; never read */
     tassl_cl_arg_int(&a, accumulate != 0);
-    return finish3(dev, k, &a, g->in[2], g->in[0] * g->in[1], nb * g->c);
+    return finish3(dev, k, &a, g->in[2], r1 - r0, nb * g->c);
 }
 
 static tassl_status cl_from_cnl(tassl_device *dev, tassl_ptr t, tassl_ptr y, int64_t nb, int64_t c,

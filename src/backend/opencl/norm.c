@@ -1,26 +1,28 @@
 /* opencl/norm.c — host side of the OpenCL norm kernels (device code in cl/norm.cl).
  *
- * Each entry sets arguments and launches; reductions run one work-group of NORM_WG items per
- * row (group or channel), NORM_WG = min(256, the device's largest work-group) rounded down to a
- * power of two, passed as -DNORM_WG so one program serves every norm kernel on a device.
- * Optional pointers (NULL buf) become a flag 0 plus a dummy buffer that is never touched.
+ * Each entry sets arguments and launches. Reductions run one work-group per row (group or
+ * channel) with a local size picked per launch: the power of two covering the row length, at
+ * most 256 and at most what the kernel allows on the device; its local buffer is a kernel
+ * argument. Optional pointers (NULL buf) become a flag 0 plus a dummy buffer never touched.
  */
-#include <stdio.h>
 #include "clrt.h"
 #include "../kern_norm.h"
 
-static int norm_wg(tassl_device *dev) {
-    size_t max = dev->info.max_work_group ? dev->info.max_work_group : 1;
-    int wg = 256;
-    while (wg > 1 && (size_t)wg > max) wg /= 2;
-    return wg;
+static cl_kernel norm_kernel(tassl_device *dev, const char *name) {
+    return tassl_cl_kernel(dev, "norm", name, "");
 }
 
-static cl_kernel norm_kernel(tassl_device *dev, const char *name, int *wg) {
-    char opts[32];
-    *wg = norm_wg(dev);
-    snprintf(opts, sizeof opts, "-DNORM_WG=%d", *wg);
-    return tassl_cl_kernel(dev, "norm", name, opts);
+/* Local size for rows of `len` elements: a power of two in [1, 256], >= len where possible. */
+static size_t row_lws(tassl_device *dev, cl_kernel k, int64_t len) {
+    size_t max = 256, kwg = 0;
+    if (clGetKernelWorkGroupInfo(k, tassl_cl_of(dev)->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
+                                 &kwg, NULL) == CL_SUCCESS &&
+        kwg > 0 && kwg < max)
+        max = kwg;
+    size_t lws = 1;
+    while (lws * 2 <= max && (int64_t)lws < len)
+        lws *= 2;
+    return lws;
 }
 
 /* The geometry's sizes as int kernel arguments (tassl_cl_arg_int checks they fit). */
@@ -42,20 +44,21 @@ static tassl_status finish(tassl_device *dev, cl_kernel k, const tassl_cl_args *
     return tassl_cl_launch_1d(dev, k, n);
 }
 
-/* One work-group per row. */
-static tassl_status launch_rows(tassl_device *dev, cl_kernel k, const tassl_cl_args *a,
-                                int64_t rows, int wg) {
+/* One work-group per row of `len` elements; the last argument is the local buffer. */
+static tassl_status launch_rows(tassl_device *dev, cl_kernel k, tassl_cl_args *a, int64_t rows,
+                                int64_t len) {
+    size_t lws = row_lws(dev, k, len);
+    tassl_cl_arg(a, lws * sizeof(cl_float), NULL);
     if (a->err != CL_SUCCESS) return tassl_cl_fail(a->err, "norm: clSetKernelArg");
-    TASSL_CHECK(rows * wg < INT32_MAX, "norm: %lld rows too many for one launch",
+    TASSL_CHECK(rows * (int64_t)lws < INT32_MAX, "norm: %lld rows too many for one launch",
                 (long long)rows);
-    size_t gws = (size_t)rows * (size_t)wg, lws = (size_t)wg;
+    size_t gws = (size_t)rows * lws;
     return tassl_cl_launch(dev, k, 1, &gws, &lws);
 }
 
 static tassl_status cl_stats(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr var,
                              tassl_ptr rstd, const tassl_norm_geom *g, float eps) {
-    int wg;
-    cl_kernel k = norm_kernel(dev, "norm_stats", &wg);
+    cl_kernel k = norm_kernel(dev, "norm_stats");
     if (!k) return TASSL_ERR_DEVICE;
     tassl_cl_args a = tassl_cl_args_begin(k);
     tassl_cl_arg_ptr(&a, x);
@@ -66,13 +69,12 @@ static tassl_status cl_stats(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tas
     tassl_cl_arg_int(&a, g->s_inner);
     tassl_cl_arg_int(&a, g->s_count);
     tassl_cl_arg_float(&a, eps);
-    return launch_rows(dev, k, &a, g->s_count, wg);
+    return launch_rows(dev, k, &a, g->s_count, g->n / g->s_count);
 }
 
 static tassl_status cl_rstd(tassl_device *dev, tassl_ptr var, tassl_ptr rstd, int64_t count,
                             float eps) {
-    int wg;
-    cl_kernel k = norm_kernel(dev, "norm_rstd", &wg);
+    cl_kernel k = norm_kernel(dev, "norm_rstd");
     if (!k) return TASSL_ERR_DEVICE;
     tassl_cl_args a = tassl_cl_args_begin(k);
     tassl_cl_arg_ptr(&a, var);
@@ -84,8 +86,7 @@ static tassl_status cl_rstd(tassl_device *dev, tassl_ptr var, tassl_ptr rstd, in
 
 static tassl_status cl_running(tassl_device *dev, tassl_ptr mean, tassl_ptr var, tassl_ptr rmean,
                                tassl_ptr rvar, int64_t count, float momentum, float unbias) {
-    int wg;
-    cl_kernel k = norm_kernel(dev, "norm_running", &wg);
+    cl_kernel k = norm_kernel(dev, "norm_running");
     if (!k) return TASSL_ERR_DEVICE;
     tassl_cl_args a = tassl_cl_args_begin(k);
     tassl_cl_arg_ptr(&a, mean);
@@ -101,8 +102,7 @@ static tassl_status cl_running(tassl_device *dev, tassl_ptr mean, tassl_ptr var,
 static tassl_status cl_forward(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
                                tassl_ptr gamma, tassl_ptr beta, tassl_ptr y,
                                const tassl_norm_geom *g) {
-    int wg;
-    cl_kernel k = norm_kernel(dev, "norm_forward", &wg);
+    cl_kernel k = norm_kernel(dev, "norm_forward");
     if (!k) return TASSL_ERR_DEVICE;
     tassl_cl_args a = tassl_cl_args_begin(k);
     tassl_cl_arg_ptr(&a, x);
@@ -121,8 +121,7 @@ static tassl_status bwd_reduce(tassl_device *dev, tassl_ptr x, tassl_ptr mean, t
                                tassl_ptr gamma, tassl_ptr dy, tassl_ptr out1, tassl_ptr out2,
                                int acc, int64_t r_inner, int64_t r_count,
                                const tassl_norm_geom *g) {
-    int wg;
-    cl_kernel k = norm_kernel(dev, "norm_bwd_reduce", &wg);
+    cl_kernel k = norm_kernel(dev, "norm_bwd_reduce");
     if (!k) return TASSL_ERR_DEVICE;
     tassl_cl_args a = tassl_cl_args_begin(k);
     tassl_cl_arg_ptr(&a, x);
@@ -137,7 +136,7 @@ static tassl_status bwd_reduce(tassl_device *dev, tassl_ptr x, tassl_ptr mean, t
     tassl_cl_arg_int(&a, r_inner);
     tassl_cl_arg_int(&a, r_count);
     arg_geom(&a, g);
-    return launch_rows(dev, k, &a, r_count, wg);
+    return launch_rows(dev, k, &a, r_count, g->n / r_count);
 }
 
 static tassl_status cl_affine_bwd(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
@@ -153,12 +152,11 @@ static tassl_status cl_backward_x(tassl_device *dev, tassl_ptr x, tassl_ptr mean
                                   const tassl_norm_geom *g, int training) {
     if (training) {
         tassl_ptr s2 = {scratch.buf, scratch.off + g->s_count};
-        tassl_status st = bwd_reduce(dev, x, mean, rstd, gamma, dy, scratch, s2, 0, g->s_inner,
-                                     g->s_count, g);
+        tassl_status st =
+            bwd_reduce(dev, x, mean, rstd, gamma, dy, scratch, s2, 0, g->s_inner, g->s_count, g);
         if (st != TASSL_OK) return st;
     }
-    int wg;
-    cl_kernel k = norm_kernel(dev, "norm_bwd_x", &wg);
+    cl_kernel k = norm_kernel(dev, "norm_bwd_x");
     if (!k) return TASSL_ERR_DEVICE;
     tassl_cl_args a = tassl_cl_args_begin(k);
     tassl_cl_arg_ptr(&a, x);

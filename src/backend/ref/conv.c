@@ -7,26 +7,23 @@
 static int64_t geom_k(const tassl_conv_geom *g) {
     return (int64_t)g->k[0] * g->k[1] * g->k[2];
 }
-static int64_t geom_l(const tassl_conv_geom *g) {
-    return g->out[0] * g->out[1] * g->out[2];
-}
 static int64_t geom_s(const tassl_conv_geom *g) {
     return g->in[0] * g->in[1] * g->in[2];
 }
 
 static tassl_status ref_im2col(tassl_device *dev, const tassl_conv_geom *g, tassl_ptr x, int64_t nb,
-                               tassl_ptr col) {
+                               int64_t l0, int64_t lc, tassl_ptr col) {
     (void)dev;
     const float *xp = tassl_ref_f(x); // (nb, c, in0, in1, in2)
-    float *cp = tassl_ref_f(col);     // (c·K, nb·L)
-    const int64_t K = geom_k(g), L = geom_l(g), S = geom_s(g);
+    float *cp = tassl_ref_f(col);     // (c·K, nb·lc)
+    const int64_t K = geom_k(g), S = geom_s(g);
     for (int64_t ch = 0; ch < g->c; ch++)
         for (int64_t kk = 0; kk < K; kk++) {
             const int64_t ka = kk / (g->k[1] * g->k[2]), kb = kk / g->k[2] % g->k[1],
                           ke = kk % g->k[2];
-            float *row = cp + (ch * K + kk) * nb * L;
+            float *row = cp + (ch * K + kk) * nb * lc;
             for (int64_t n = 0; n < nb; n++)
-                for (int64_t l = 0; l < L; l++) {
+                for (int64_t l = l0; l < l0 + lc; l++) {
                     const int64_t oa = l / (g->out[1] * g->out[2]), ob = l / g->out[2] % g->out[1],
                                   oe = l % g->out[2];
                     const int64_t ia = oa * g->stride[0] - g->pad[0] + ka * g->dil[0];
@@ -34,7 +31,7 @@ static tassl_status ref_im2col(tassl_device *dev, const tassl_conv_geom *g, tass
                     const int64_t ie = oe * g->stride[2] - g->pad[2] + ke * g->dil[2];
                     const int inside = ia >= 0 && ia < g->in[0] && ib >= 0 && ib < g->in[1] &&
                                        ie >= 0 && ie < g->in[2];
-                    row[n * L + l] =
+                    row[n * lc + l - l0] =
                         inside ? xp[(n * g->c + ch) * S + (ia * g->in[1] + ib) * g->in[2] + ie]
                                : 0.0f;
                 }
@@ -50,13 +47,13 @@ static int64_t tap_source(int64_t i, int64_t kk, int stride, int pad, int dil, i
 }
 
 static tassl_status ref_col2im(tassl_device *dev, const tassl_conv_geom *g, tassl_ptr col,
-                               int64_t nb, tassl_ptr x, int has_bias, tassl_ptr bias,
-                               int accumulate) {
+                               int64_t nb, int64_t l0, int64_t lc, tassl_ptr x, int has_bias,
+                               tassl_ptr bias, int accumulate) {
     (void)dev;
-    const float *cp = tassl_ref_f(col);                    // (c·K, nb·L)
+    const float *cp = tassl_ref_f(col);                    // (c·K, nb·lc)
     float *xp = tassl_ref_f(x);                            // (nb, c, in0, in1, in2)
     const float *bp = has_bias ? tassl_ref_f(bias) : NULL; // (c)
-    const int64_t K = geom_k(g), L = geom_l(g), S = geom_s(g);
+    const int64_t K = geom_k(g), S = geom_s(g);
     for (int64_t n = 0; n < nb; n++)
         for (int64_t ch = 0; ch < g->c; ch++)
             for (int64_t s = 0; s < S; s++) {
@@ -71,8 +68,9 @@ static tassl_status ref_col2im(tassl_device *dev, const tassl_conv_geom *g, tass
                     const int64_t oe =
                         tap_source(ie, kk % g->k[2], g->stride[2], g->pad[2], g->dil[2], g->out[2]);
                     if (oa < 0 || ob < 0 || oe < 0) continue;
-                    acc +=
-                        cp[(ch * K + kk) * nb * L + n * L + (oa * g->out[1] + ob) * g->out[2] + oe];
+                    const int64_t l = (oa * g->out[1] + ob) * g->out[2] + oe;
+                    if (l < l0 || l >= l0 + lc) continue;
+                    acc += cp[(ch * K + kk) * nb * lc + n * lc + l - l0];
                 }
                 float *dst = xp + (n * g->c + ch) * S + s;
                 *dst = (float)(accumulate ? *dst + acc : acc);

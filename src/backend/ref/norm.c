@@ -9,22 +9,29 @@
 #include "ref.h"
 #include "../kern_norm.h"
 
-static int64_t grp(const tassl_norm_geom *g, int64_t i) { return (i / g->s_inner) % g->s_count; }
-static int64_t chn(const tassl_norm_geom *g, int64_t i) { return (i / g->c_inner) % g->c_count; }
+static int64_t grp(const tassl_norm_geom *g, int64_t i) {
+    return (i / g->s_inner) % g->s_count;
+}
+static int64_t chn(const tassl_norm_geom *g, int64_t i) {
+    return (i / g->c_inner) % g->c_count;
+}
 
 /* Optional pointer: host data or NULL. */
-static float *opt(tassl_ptr p) { return p.buf ? tassl_ref_f(p) : NULL; }
+static float *opt(tassl_ptr p) {
+    return p.buf ? tassl_ref_f(p) : NULL;
+}
 
 static tassl_status ref_stats(tassl_device *dev, tassl_ptr xp, tassl_ptr meanp, tassl_ptr varp,
                               tassl_ptr rstdp, const tassl_norm_geom *g, float eps) {
     (void)dev;
-    const float *x = tassl_ref_f(xp);                   // (n)
-    float *mean = tassl_ref_f(meanp);                   // (s_count)
+    const float *x = tassl_ref_f(xp); // (n)
+    float *mean = tassl_ref_f(meanp); // (s_count)
     float *var = tassl_ref_f(varp), *rstd = tassl_ref_f(rstdp);
     double *acc = calloc((size_t)g->s_count, sizeof(double));
     if (!acc) return tassl_error(TASSL_ERR_NOMEM, "ref norm stats: out of host memory");
     double k = (double)(g->n / g->s_count); // elements per group
-    for (int64_t i = 0; i < g->n; i++) acc[grp(g, i)] += x[i];
+    for (int64_t i = 0; i < g->n; i++)
+        acc[grp(g, i)] += x[i];
     for (int64_t s = 0; s < g->s_count; s++) {
         mean[s] = (float)(acc[s] / k);
         acc[s] = 0;
@@ -47,7 +54,8 @@ static tassl_status ref_rstd(tassl_device *dev, tassl_ptr varp, tassl_ptr rstdp,
     (void)dev;
     const float *var = tassl_ref_f(varp);
     float *rstd = tassl_ref_f(rstdp);
-    for (int64_t m = 0; m < count; m++) rstd[m] = (float)(1.0 / sqrt((double)var[m] + eps));
+    for (int64_t m = 0; m < count; m++)
+        rstd[m] = (float)(1.0 / sqrt((double)var[m] + eps));
     return TASSL_OK;
 }
 
@@ -106,9 +114,8 @@ static tassl_status ref_affine_bwd(tassl_device *dev, tassl_ptr xp, tassl_ptr me
 }
 
 static tassl_status ref_backward_x(tassl_device *dev, tassl_ptr xp, tassl_ptr meanp,
-                                   tassl_ptr rstdp, tassl_ptr gammap, tassl_ptr dyp,
-                                   tassl_ptr dxp, tassl_ptr scratch, const tassl_norm_geom *g,
-                                   int training) {
+                                   tassl_ptr rstdp, tassl_ptr gammap, tassl_ptr dyp, tassl_ptr dxp,
+                                   tassl_ptr scratch, const tassl_norm_geom *g, int training) {
     (void)dev;
     (void)scratch; // double accumulators instead
     const float *x = tassl_ref_f(xp), *mean = tassl_ref_f(meanp), *rstd = tassl_ref_f(rstdp);
