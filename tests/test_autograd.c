@@ -70,6 +70,25 @@ static void scopes_release_the_tape(void **state) {
     tassl_ctx_free(ctx);
 }
 
+/* A leaf from an outer scope differentiated inside an inner one: its gradient lives in the inner
+ * scope and is dropped with it, never left pointing at released storage. */
+static void leaf_grad_does_not_outlive_its_scope(void **state) {
+    (void)state;
+    tassl_ctx *ctx = tassl_ctx_new(dev);
+    tassl_tensor *x = tassl_full(ctx, TASSL_SHAPE(4), 3.0f);
+    tassl_requires_grad_(x, true);
+    for (int step = 0; step < 3; step++) {
+        tassl_scope_begin(ctx);
+        tassl_backward(tassl_sum_all(tassl_mul(x, x)));
+        float g[4];
+        read_n(x->grad, g);
+        for (int i = 0; i < 4; i++) assert_float_equal(g[i], 6.0f, 0); /* fresh every step */
+        tassl_scope_end(ctx);
+        assert_null(x->grad);
+    }
+    tassl_ctx_free(ctx);
+}
+
 /* A linear model run on two views in one step (as SimCLR/BYOL do): the parameter gradient is
  * the sum of both passes, and lands in the flat gradient buffer. */
 static void two_views_accumulate_into_params(void **state) {
@@ -140,6 +159,7 @@ int main(void) {
         cmocka_unit_test(grad_of_known_function),
         cmocka_unit_test(detach_and_no_grad_stop_gradients),
         cmocka_unit_test(scopes_release_the_tape),
+        cmocka_unit_test(leaf_grad_does_not_outlive_its_scope),
         cmocka_unit_test(two_views_accumulate_into_params),
         cmocka_unit_test(views_route_gradients),
     };

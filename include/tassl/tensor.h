@@ -42,6 +42,7 @@ typedef struct tassl_tensor {
     struct tassl_tensor *grad;       /* same shape; allocated on first accumulation */
     tassl_node *node;                /* tape entry that produced it; NULL for leaves */
     const char *name;                /* parameter name, or NULL */
+    uint64_t scope_id;               /* internal: the scope it was created in */
 } tassl_tensor;
 
 /* Compound literal helper: tassl_zeros(ctx, TASSL_SHAPE(2, 3, 8, 8)). */

@@ -39,7 +39,10 @@ tassl_node *tassl_op_record(tassl_tensor *out, const char *op, tassl_backward_fn
 
 tassl_tensor *tassl_op_grad(tassl_tensor *t) {
     if (!t || !t->requires_grad) return NULL;
-    if (!t->grad) t->grad = tassl_zeros(t->ctx, t->ndim, t->shape);
+    if (!t->grad) {
+        t->grad = tassl_zeros(t->ctx, t->ndim, t->shape);
+        tassl_ctx_note_grad(t->ctx, t);
+    }
     return t->grad;
 }
 
@@ -68,6 +71,7 @@ tassl_tensor *tassl_detach(tassl_tensor *x) {
     y->requires_grad = false;
     y->grad = NULL;
     y->node = NULL;
+    y->scope_id = x->ctx->scope_id;
     return y;
 }
 

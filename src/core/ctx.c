@@ -17,6 +17,9 @@ tassl_ctx *tassl_ctx_new(tassl_device *dev) {
 tassl_device *tassl_ctx_device(const tassl_ctx *ctx) { return ctx->dev; }
 
 static void release_to(tassl_ctx *ctx, const tassl_scope_mark *m) {
+    for (int i = ctx->ngrads - 1; i >= m->ngrads; i--)
+        if (ctx->grads[i]->scope_id != ctx->scope_id) ctx->grads[i]->grad = NULL;
+    ctx->ngrads = m->ngrads;
     /* buffers back to the pool (newest first), checking guards in debug mode */
     for (int i = ctx->nbufs - 1; i >= m->nbufs; i--) {
         tassl_status s = tassl_pool_put(ctx->dev, ctx->bufs[i].buf, ctx->bufs[i].bytes,
@@ -39,9 +42,11 @@ static void release_to(tassl_ctx *ctx, const tassl_scope_mark *m) {
 void tassl_ctx_free(tassl_ctx *ctx) {
     if (!ctx) return;
     tassl_scope_mark root = {0};
+    ctx->scope_id = (uint64_t)-1; /* everything goes */
     release_to(ctx, &root);
     free(ctx->bufs);
     free(ctx->tape);
+    free(ctx->grads);
     free(ctx);
 }
 
@@ -71,11 +76,28 @@ void tassl_scope_begin(tassl_ctx *ctx) {
     m->used = ctx->arena ? ctx->arena->used : 0;
     m->nbufs = ctx->nbufs;
     m->ntape = ctx->ntape;
+    m->ngrads = ctx->ngrads;
+    m->id = ctx->scope_id; /* the enclosing scope, restored at end */
+    ctx->scope_id = ++ctx->next_scope_id;
 }
 
 void tassl_scope_end(tassl_ctx *ctx) {
     TASSL_CHECK(ctx->nscopes > 0, "tassl_scope_end without tassl_scope_begin");
-    release_to(ctx, &ctx->scopes[--ctx->nscopes]);
+    tassl_scope_mark *m = &ctx->scopes[--ctx->nscopes];
+    release_to(ctx, m);
+    ctx->scope_id = m->id;
+}
+
+void tassl_ctx_note_grad(tassl_ctx *ctx, tassl_tensor *t) {
+    if (t->scope_id == ctx->scope_id) return; /* released together with t */
+    if (ctx->ngrads == ctx->capgrads) {
+        int cap = ctx->capgrads ? 2 * ctx->capgrads : 64;
+        tassl_tensor **ng = realloc(ctx->grads, (size_t)cap * sizeof *ng);
+        TASSL_CHECK(ng != NULL, "tassl: out of host memory");
+        ctx->grads = ng;
+        ctx->capgrads = cap;
+    }
+    ctx->grads[ctx->ngrads++] = t;
 }
 
 void tassl_no_grad_begin(tassl_ctx *ctx) { ctx->no_grad++; }

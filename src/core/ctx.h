@@ -23,7 +23,8 @@ typedef struct tassl_owned_buf {
 typedef struct tassl_scope_mark {
     tassl_arena_block *block;
     size_t used;
-    int nbufs, ntape;
+    int nbufs, ntape, ngrads;
+    uint64_t id;
 } tassl_scope_mark;
 
 #define TASSL_MAX_SCOPES 64
@@ -39,6 +40,11 @@ struct tassl_ctx {
     int ntape, captape;
     tassl_scope_mark scopes[TASSL_MAX_SCOPES];
     int nscopes;
+    uint64_t scope_id, next_scope_id; /* innermost scope (0: none) */
+    /* tensors from enclosing scopes whose gradient was allocated in the current one: their
+     * .grad is cleared when it ends, so it never points into released storage */
+    tassl_tensor **grads;
+    int ngrads, capgrads;
     int no_grad;
     tassl_rng_state rng;
 };
@@ -52,6 +58,9 @@ tassl_tensor *tassl_tensor_alloc(tassl_ctx *ctx, int ndim, const int64_t *shape)
 
 /* Record a device status on the context; returns the context status. */
 tassl_status tassl_ctx_check(tassl_ctx *ctx, tassl_status s);
+
+/* Note that t's gradient was just allocated in the current scope (see ctx->grads). */
+void tassl_ctx_note_grad(tassl_ctx *ctx, tassl_tensor *t);
 
 /* Contiguous row-major strides for shape. */
 void tassl_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);

@@ -12,6 +12,7 @@ static tassl_tensor *alias(tassl_tensor *x) {
     y->grad = NULL;
     y->node = NULL;
     y->name = NULL;
+    y->scope_id = x->ctx->scope_id;
     return y;
 }
 

@@ -50,6 +50,7 @@ tassl_tensor *tassl_tensor_header(tassl_ctx *ctx, int ndim, const int64_t *shape
     tassl_tensor *t = tassl_arena_alloc(ctx, sizeof *t);
     t->ctx = ctx;
     t->ndim = ndim;
+    t->scope_id = ctx->scope_id;
     for (int i = 0; i < ndim; i++) {
         TASSL_CHECK(shape[i] >= 0, "tassl: negative size %lld in dim %d", (long long)shape[i], i);
         t->shape[i] = shape[i];
