@@ -175,16 +175,22 @@ static void params_are_one_flat_buffer(void **state) {
         tassl_params *p = tassl_params_new(ctx);
         tassl_tensor *w = tassl_params_add(p, "layer.weight", TASSL_SHAPE(3, 5));
         tassl_tensor *b = tassl_params_add(p, "layer.bias", TASSL_SHAPE(3));
+        tassl_tensor *rm = tassl_params_add_buffer(p, "bn.running_mean", TASSL_SHAPE(2));
         assert_int_equal(tassl_params_finalize(p), TASSL_OK);
-        assert_int_equal(tassl_params_count(p), 2);
+        assert_int_equal(tassl_params_count(p), 3);
+        assert_false(rm->requires_grad);
+        assert_null(rm->grad);
+        assert_true(tassl_params_is_buffer(p, 2));
+        assert_false(tassl_params_is_buffer(p, 1));
+        assert_true(w->requires_grad && w->grad != NULL);
         assert_ptr_equal(tassl_params_find(p, "layer.bias"), b);
         assert_null(tassl_params_find(p, "layer.nope"));
         assert_ptr_equal(w->buf, b->buf);
         assert_int_equal(b->off % 16, 0);
-        assert_int_equal(tassl_numel(tassl_params_flat(p)), 32); /* 15 → 16, 3 → 16 */
+        assert_int_equal(tassl_numel(tassl_params_flat(p)), 48); /* 15 → 16, 3 → 16, 2 → 16 */
         tassl_fill_(w, 2.0f);
         tassl_fill_(b, 3.0f);
-        float flat[32];
+        float flat[48];
         assert_int_equal(tassl_tensor_read(tassl_params_flat(p), flat), TASSL_OK);
         for (int i = 0; i < 32; i++)
             assert_float_equal(flat[i], i < 15 ? 2.0f : (i >= 16 && i < 19 ? 3.0f : 0.0f), 0);

@@ -136,7 +136,14 @@ void tassl_params_free(tassl_params *p);
 /* Returns the parameter's tensor (valid until tassl_params_free; storage exists after finalize).
  * Names must be unique ("encoder.layer1.0.conv1.weight"). */
 tassl_tensor *tassl_params_add(tassl_params *p, const char *name, int ndim, const int64_t *shape);
+/* A non-trainable entry of the same flat buffer (batch-norm running statistics, EMA state):
+ * saved in checkpoints like a parameter, but requires_grad is false, it has no gradient view and
+ * optimisers skip it. */
+tassl_tensor *tassl_params_add_buffer(tassl_params *p, const char *name, int ndim,
+                                      const int64_t *shape);
 tassl_status tassl_params_finalize(tassl_params *p);
+/* true for entries made by tassl_params_add_buffer */
+bool tassl_params_is_buffer(const tassl_params *p, int i);
 int tassl_params_count(const tassl_params *p);
 tassl_tensor *tassl_params_get(const tassl_params *p, int i);
 tassl_tensor *tassl_params_find(const tassl_params *p, const char *name);

@@ -7,6 +7,7 @@
 
 typedef struct param {
     char *name;
+    bool buffer;
     tassl_tensor value, grad;
 } param;
 
@@ -70,6 +71,21 @@ tassl_tensor *tassl_params_add(tassl_params *p, const char *name, int ndim, cons
     p->total += (n + 15) / 16 * 16;
     p->items[p->n++] = it;
     return &it->value;
+}
+
+tassl_tensor *tassl_params_add_buffer(tassl_params *p, const char *name, int ndim,
+                                      const int64_t *shape) {
+    tassl_tensor *t = tassl_params_add(p, name, ndim, shape);
+    param *it = p->items[p->n - 1];
+    it->buffer = true;
+    t->requires_grad = false;
+    t->grad = NULL;
+    return t;
+}
+
+bool tassl_params_is_buffer(const tassl_params *p, int i) {
+    TASSL_CHECK(i >= 0 && i < p->n, "tassl_params_is_buffer: index %d of %d", i, p->n);
+    return p->items[i]->buffer;
 }
 
 tassl_status tassl_params_finalize(tassl_params *p) {
