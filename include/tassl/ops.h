@@ -85,12 +85,14 @@ tassl_tensor *tassl_conv_transpose(tassl_tensor *x, tassl_tensor *w, tassl_tenso
                                    const int *dil, int groups);
 
 /* ---- pooling and resampling ----------------------------------------------------------------- */
+/* kernel/stride/pad: one entry per spatial dim; stride NULL = kernel, pad NULL = 0; pad ≤ kernel/2. */
 tassl_tensor *tassl_max_pool(tassl_tensor *x, const int *kernel, const int *stride, const int *pad);
 /* count_include_pad as in PyTorch's default (true). */
 tassl_tensor *tassl_avg_pool(tassl_tensor *x, const int *kernel, const int *stride, const int *pad);
 tassl_tensor *tassl_global_avg_pool(tassl_tensor *x);      /* (N, C, S...) → (N, C) */
 tassl_tensor *tassl_global_max_pool(tassl_tensor *x);      /* (N, C, S...) → (N, C) */
-/* Output spatial size per dim; PyTorch semantics (nearest: floor(dst·in/out)). */
+/* Output spatial size per dim. nearest: src = floor(dst·in/out) in exact integer arithmetic
+ * (PyTorch rounds in/out to float first and differs in rare non-integer ratios). */
 tassl_tensor *tassl_upsample_nearest(tassl_tensor *x, const int64_t *size);
 /* Bilinear (2D) / trilinear (3D). */
 tassl_tensor *tassl_upsample_linear(tassl_tensor *x, const int64_t *size, bool align_corners);
