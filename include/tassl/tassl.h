@@ -7,6 +7,7 @@
 #include "tensor.h"
 #include "autograd.h"
 #include "ops.h"
+#include "image.h"
 
 #ifdef __cplusplus
 extern "C" {
