@@ -635,15 +635,18 @@ static void check_gemm(tassl_device *dev, gemm_case g) {
     for (int b = 0; b < g.batch; b++)
         for (int i = 0; i < g.m; i++)
             for (int j = 0; j < g.n; j++) {
-                double acc = 0;
+                double acc = 0, mag = 0; /* the sum and the sum of magnitudes */
                 for (int p = 0; p < g.k; p++) {
                     float av = A[g.off_a + b * sa + (g.ta ? p * lda + i : i * lda + p)];
                     float bv = B[g.off_b + b * sb + (g.tb ? j * ldb + p : p * ldb + j)];
                     acc += (double)av * bv;
+                    mag += fabs((double)av * bv);
                 }
                 size_t ci = (size_t)(g.off_c + b * sc + i * ldc + j);
                 double want = g.alpha * acc + (g.beta == 0.0f ? 0.0 : (double)g.beta * C[ci]);
-                double err = fabs(out[ci] - want) / (1.0 + fabs(want));
+                double scale =
+                    1.0 + fabs(g.alpha) * mag + (g.beta == 0.0f ? 0.0 : fabs(g.beta * C[ci]));
+                double err = fabs(out[ci] - want) / scale;
                 if (!(err <= maxerr)) maxerr = err; /* NaN-proof */
                 inside[ci] = 1;
             }
@@ -654,7 +657,8 @@ static void check_gemm(tassl_device *dev, gemm_case g) {
             else
                 assert_float_equal(out[i], C[i], 0);
         }
-    print_message("gemm %c%c m %d n %d k %d batch %d alpha %g beta %g: max rel err %.2e\n",
+    print_message("gemm %c%c m %d n %d k %d batch %d alpha %g beta %g: max err %.2e (relative to 1 "
+                  "+ sum |terms|)\n",
                   g.ta ? 'T' : 'N', g.tb ? 'T' : 'N', g.m, g.n, g.k, g.batch, g.alpha, g.beta,
                   maxerr);
     assert_true(maxerr < 1e-5);
