@@ -62,6 +62,9 @@ tassl_status tassl_ctx_check(tassl_ctx *ctx, tassl_status s);
 /* Note that t's gradient was just allocated in the current scope (see ctx->grads). */
 void tassl_ctx_note_grad(tassl_ctx *ctx, tassl_tensor *t);
 
+/* Kernel view of any tensor (size-1 dims get stride 0). */
+tassl_kview tassl_kview_of(const tassl_tensor *t);
+
 /* Contiguous row-major strides for shape. */
 void tassl_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
 

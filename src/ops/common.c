@@ -10,18 +10,7 @@ tassl_ptr tassl_op_ptr(const tassl_tensor *t) {
     return p;
 }
 
-tassl_kview tassl_op_view(const tassl_tensor *t) {
-    tassl_kview v;
-    memset(&v, 0, sizeof v);
-    v.buf = t->buf;
-    v.off = t->off;
-    v.ndim = t->ndim;
-    for (int i = 0; i < t->ndim; i++) {
-        v.shape[i] = t->shape[i];
-        v.stride[i] = t->shape[i] == 1 ? 0 : t->stride[i];
-    }
-    return v;
-}
+tassl_kview tassl_op_view(const tassl_tensor *t) { return tassl_kview_of(t); }
 
 int tassl_op_bcast_shape(const tassl_tensor *a, const tassl_tensor *b, int64_t *out,
                          const char *op) {

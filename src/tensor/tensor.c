@@ -90,7 +90,7 @@ static tassl_ptr ptr_of(const tassl_tensor *t) {
     return p;
 }
 
-static tassl_kview kview_of(const tassl_tensor *t) {
+tassl_kview tassl_kview_of(const tassl_tensor *t) {
     tassl_kview v;
     memset(&v, 0, sizeof v);
     v.buf = t->buf;
@@ -98,7 +98,7 @@ static tassl_kview kview_of(const tassl_tensor *t) {
     v.ndim = t->ndim;
     for (int i = 0; i < t->ndim; i++) {
         v.shape[i] = t->shape[i];
-        v.stride[i] = t->stride[i];
+        v.stride[i] = t->shape[i] == 1 ? 0 : t->stride[i];
     }
     return v;
 }
@@ -120,7 +120,7 @@ void tassl_fill_(tassl_tensor *t, float value) {
     tassl_scope_begin(ctx);
     tassl_tensor *s = tassl_full(ctx, 0, NULL, value);
     if (usable(s)) {
-        tassl_kview src = kview_of(t), dst = kview_of(t);
+        tassl_kview src = tassl_kview_of(t), dst = tassl_kview_of(t);
         src.buf = s->buf;
         src.off = s->off;
         for (int i = 0; i < src.ndim; i++) src.stride[i] = 0;
@@ -175,7 +175,7 @@ void tassl_copy_(tassl_tensor *dst, const tassl_tensor *src) {
     TASSL_CHECK(tassl_same_shape(dst, src), "tassl_copy_: dst %s, src %s: shapes differ",
                 tassl_shape_str(dst, a, 64), tassl_shape_str(src, b, 64));
     if (!usable(dst) || !usable(src) || tassl_numel(dst) == 0) return;
-    tassl_kview s = kview_of(src), d = kview_of(dst);
+    tassl_kview s = tassl_kview_of(src), d = tassl_kview_of(dst);
     tassl_ctx_check(dst->ctx, dst->ctx->dev->be->core->copy(dst->ctx->dev, &s, &d, 0));
 }
 
