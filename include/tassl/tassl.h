@@ -8,6 +8,8 @@
 #include "autograd.h"
 #include "ops.h"
 #include "image.h"
+#include "optim.h"
+#include "checkpoint.h"
 
 #ifdef __cplusplus
 extern "C" {

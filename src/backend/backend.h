@@ -13,6 +13,7 @@
  *   pool  pooling and up-sampling                                               (kern_pool.h)
  *   norm  batch/group/instance/layer normalisation                             (kern_norm.h)
  *   loss  softmax, log-softmax and losses                                      (kern_loss.h)
+ *   optim optimiser updates, EMA, segmented norms (flat buffers + run table)   (kern_optim.h)
  * GEMM has its own entry point (gemm.h) with a per-device implementation choice.
  */
 #ifndef TASSL_BACKEND_H
@@ -43,6 +44,7 @@ struct tassl_kern_conv;
 struct tassl_kern_pool;
 struct tassl_kern_norm;
 struct tassl_kern_loss;
+struct tassl_kern_optim;
 
 typedef struct tassl_backend {
     const char *name;
@@ -59,6 +61,7 @@ typedef struct tassl_backend {
     const struct tassl_kern_pool *pool;
     const struct tassl_kern_norm *norm;
     const struct tassl_kern_loss *loss;
+    const struct tassl_kern_optim *optim;
 } tassl_backend;
 
 /* Size-keyed buffer pool (src/device/pool.c). */

@@ -43,7 +43,7 @@ static void set_header(tassl_tensor *t, tassl_ctx *ctx, int ndim, const int64_t 
     memset(t, 0, sizeof *t);
     t->ctx = ctx;
     t->ndim = ndim;
-    memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
+    if (ndim > 0) memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
     tassl_contiguous_strides(ndim, shape, t->stride);
 }
 

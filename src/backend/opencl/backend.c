@@ -9,6 +9,7 @@
 #include "../kern_pool.h"
 #include "../kern_norm.h"
 #include "../kern_loss.h"
+#include "../kern_optim.h"
 
 static tassl_status cl_buf_alloc(tassl_device *dev, size_t bytes, tassl_buf **out) {
     tassl_cl *cl = tassl_cl_of(dev);
@@ -110,4 +111,5 @@ const tassl_backend tassl_cl_backend = {
     .pool = &tassl_cl_kern_pool,
     .norm = &tassl_cl_kern_norm,
     .loss = &tassl_cl_kern_loss,
+    .optim = &tassl_cl_kern_optim,
 };

@@ -6,6 +6,7 @@
 #include "../kern_core.h"
 #include "../kern_conv.h"
 #include "../kern_loss.h"
+#include "../kern_optim.h"
 #include "../kern_norm.h"
 #include "../kern_pool.h"
 
@@ -69,6 +70,7 @@ const tassl_backend tassl_ref_backend = {
     /* .pool      = */ &tassl_ref_kern_pool,
     /* .norm      = */ &tassl_ref_kern_norm,
     /* .loss      = */ &tassl_ref_kern_loss,
+    /* .optim     = */ &tassl_ref_kern_optim,
 };
 
 tassl_status tassl_ref_open(tassl_device *dev) {
