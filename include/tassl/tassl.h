@@ -7,6 +7,7 @@
 #include "tensor.h"
 #include "autograd.h"
 #include "ops.h"
+#include "nn.h"
 #include "image.h"
 #include "optim.h"
 #include "checkpoint.h"
