@@ -9,8 +9,13 @@
 #include "ops.h"
 #include "nn.h"
 #include "image.h"
+#include "io.h"
+#include "augment.h"
+#include "dataset.h"
 #include "optim.h"
 #include "checkpoint.h"
+#include "config.h"
+#include "run.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -18,12 +18,18 @@ int tassl_cmd_selftest(int argc, char **argv);
 void tassl_cmd_selftest_help(FILE *out);
 int tassl_cmd_demo(int argc, char **argv);
 void tassl_cmd_demo_help(FILE *out);
+int tassl_cmd_inspect(int argc, char **argv);
+void tassl_cmd_inspect_help(FILE *out);
 int tassl_cmd_config(int argc, char **argv);
 void tassl_cmd_config_help(FILE *out);
 int tassl_cmd_train(int argc, char **argv);
 void tassl_cmd_train_help(FILE *out);
 int tassl_cmd_export(int argc, char **argv);
 void tassl_cmd_export_help(FILE *out);
+int tassl_cmd_bench_augment(int argc, char **argv);
+void tassl_cmd_bench_augment_help(FILE *out);
+int tassl_cmd_data(int argc, char **argv);
+void tassl_cmd_data_help(FILE *out);
 
 /* "--opt value" / "--opt=value" parsing: returns the value of argv[*i] if it is `name`, advancing
  * *i past a separate value; NULL if argv[*i] is not this option. Sets *missing if no value. */

@@ -11,12 +11,18 @@ static const tassl_cmd cmds[] = {
      tassl_cmd_selftest, tassl_cmd_selftest_help},
     {"demo", "train a small CNN on a synthetic task and print its loss falling", tassl_cmd_demo,
      tassl_cmd_demo_help},
+    {"inspect", "print an image file's header, orientation, intensities and labels",
+     tassl_cmd_inspect, tassl_cmd_inspect_help},
     {"config", "list configuration keys, validate a config file, show a resolved config",
      tassl_cmd_config, tassl_cmd_config_help},
     {"train", "train from a YAML config into a run directory (resumable)", tassl_cmd_train,
      tassl_cmd_train_help},
     {"export", "write a checkpoint's encoder as a standalone safetensors file", tassl_cmd_export,
      tassl_cmd_export_help},
+    {"bench-augment", "one-thread throughput of augmentation and Models Genesis (tools/bench-data)",
+     tassl_cmd_bench_augment, tassl_cmd_bench_augment_help},
+    {"data", "prepare real datasets, write synthetic phantoms, check a manifest", tassl_cmd_data,
+     tassl_cmd_data_help},
 };
 #define NCMDS ((int)(sizeof cmds / sizeof cmds[0]))
 

