@@ -13,6 +13,7 @@
 #include "augment.h"
 #include "dataset.h"
 #include "optim.h"
+#include "ssl_loss.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "run.h"

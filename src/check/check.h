@@ -61,6 +61,7 @@ extern const tassl_check_table tassl_cases_norm;
 extern const tassl_check_table tassl_cases_loss;
 extern const tassl_check_table tassl_cases_net;
 extern const tassl_check_table tassl_cases_nn;
+extern const tassl_check_table tassl_cases_ssl;
 
 typedef struct tassl_check_result {
     double out_err;          /* device vs ref, output */
