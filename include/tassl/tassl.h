@@ -14,6 +14,7 @@
 #include "dataset.h"
 #include "optim.h"
 #include "ssl_loss.h"
+#include "ssl.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "run.h"

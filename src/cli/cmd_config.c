@@ -5,6 +5,7 @@
 #include <string.h>
 #include "cli.h"
 #include "tassl/config.h"
+#include "tassl/ssl.h"
 
 void tassl_cmd_config_help(FILE *out) {
     fprintf(
@@ -115,6 +116,7 @@ bad:
 }
 
 int tassl_cmd_config(int argc, char **argv) {
+    tassl_ssl_register_config(); /* method.*, ssl.*, data.* keys of the SSL layer */
     if (argc < 2) {
         tassl_cmd_config_help(stderr);
         return 2;

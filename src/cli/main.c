@@ -19,6 +19,8 @@ static const tassl_cmd cmds[] = {
      tassl_cmd_train_help},
     {"export", "write a checkpoint's encoder as a standalone safetensors file", tassl_cmd_export,
      tassl_cmd_export_help},
+    {"pretrain", "self-supervised pretraining from a YAML config (SimCLR, ...; resumable)",
+     tassl_cmd_pretrain, tassl_cmd_pretrain_help},
     {"bench-augment", "one-thread throughput of augmentation and Models Genesis (tools/bench-data)",
      tassl_cmd_bench_augment, tassl_cmd_bench_augment_help},
     {"data", "prepare real datasets, write synthetic phantoms, check a manifest", tassl_cmd_data,

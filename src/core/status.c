@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "tassl/status.h"
 
 static _Thread_local char last_error[2048];
@@ -26,10 +27,14 @@ const char *tassl_last_error(void) { return last_error; }
 void tassl_error_clear(void) { last_error[0] = 0; }
 
 tassl_status tassl_error(tassl_status s, const char *fmt, ...) {
+    /* format into a scratch buffer first: callers may pass tassl_last_error() as an argument
+     * ("%s: while loading: %s", path, tassl_last_error()) */
+    char tmp[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(last_error, tmp, sizeof tmp);
     return s;
 }
 
