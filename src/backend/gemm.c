@@ -1,60 +1,89 @@
 /* gemm.c — the GEMM entry point: per-device choice of implementation.
  *
  * A table maps devices to an implementation and a parameter row (first match wins; the last row
- * of each backend is its default). Issue #3 adds a pocl register-tile kernel and tuned rows here;
- * callers never change. TASSL_GEMM=<impl name> forces an implementation (benchmarks, debugging). */
+ * of each backend is its default): pocl CPU devices get the register-tile kernels (cl/gemm.cl),
+ * other OpenCL devices clBLAST. A `tassl tune` result in the user's cache (tune.h) overrides the
+ * row for its device. Callers never change. TASSL_GEMM=<impl name> forces an implementation
+ * (benchmarks, debugging); a forced "tile" keeps the device's tile parameters if it has some. */
 #include <stdlib.h>
 #include <string.h>
 #include "gemm.h"
+#include "gemm_params.h"
+#include "tune.h"
 
 static const tassl_gemm_impl impls[] = {
     {"ref", TASSL_BACKEND_REF, tassl_ref_gemm},
     {"clblast", TASSL_BACKEND_OPENCL, tassl_cl_gemm_clblast},
+    {"tile", TASSL_BACKEND_OPENCL, tassl_cl_gemm_tile},
 };
 #define NIMPLS ((int)(sizeof impls / sizeof impls[0]))
 
 typedef struct device_row {
     tassl_backend_kind backend;
-    const char *name_contains; /* substring of the device name, NULL = any (default row) */
+    const char *name_contains;     /* substring of the device name, NULL = any */
+    const char *platform_contains; /* substring of the platform name, NULL = any */
+    int cpu_only;                  /* only CPU-type devices */
     const char *impl;
     const void *params;
 } device_row;
 
+/* Measured on a 2-core AVX2/AVX-512 EPYC with pocl 3.1 (docs/PERFORMANCE.md). */
+static const tassl_gemm_params pocl_cpu = TASSL_GEMM_PARAMS_CPU_DEFAULT;
+
 static const device_row table[] = {
-    {TASSL_BACKEND_REF, NULL, "ref", NULL},
-    {TASSL_BACKEND_OPENCL, NULL, "clblast", NULL},
+    {TASSL_BACKEND_REF, NULL, NULL, 0, "ref", NULL},
+    {TASSL_BACKEND_OPENCL, "pthread", NULL, 1, "tile", &pocl_cpu},
+    {TASSL_BACKEND_OPENCL, NULL, "Portable Computing Language", 1, "tile", &pocl_cpu},
+    {TASSL_BACKEND_OPENCL, NULL, NULL, 0, "clblast", NULL},
 };
 
-static const tassl_gemm_impl *find_impl(const char *name) {
+const tassl_gemm_impl *tassl_gemm_find_impl(const char *name) {
     for (int i = 0; i < NIMPLS; i++)
         if (strcmp(impls[i].name, name) == 0) return &impls[i];
     return NULL;
 }
 
+static int is_tile(const tassl_gemm_impl *im) {
+    return im && strcmp(im->name, "tile") == 0;
+}
+
 tassl_status tassl_gemm_select(tassl_device *dev) {
     dev->gemm = NULL;
     dev->gemm_params = NULL;
-    const char *force = getenv("TASSL_GEMM");
-    if (force && *force) {
-        const tassl_gemm_impl *im = find_impl(force);
-        if (!im || im->backend != dev->info.backend)
-            return tassl_error(TASSL_ERR_ARG,
-                               "TASSL_GEMM=%s: no such GEMM implementation for a %s device "
-                               "(ref devices: ref; OpenCL devices: clblast)",
-                               force, dev->be->name);
-        dev->gemm = im;
-        return TASSL_OK;
-    }
-    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    for (size_t i = 0; i < sizeof table / sizeof table[0] && !dev->gemm; i++) {
         const device_row *r = &table[i];
         if (r->backend != dev->info.backend) continue;
         if (r->name_contains && !strstr(dev->info.name, r->name_contains)) continue;
-        dev->gemm = find_impl(r->impl);
+        if (r->platform_contains && !strstr(dev->info.platform_name, r->platform_contains))
+            continue;
+        if (r->cpu_only && dev->info.type != TASSL_DEVICE_CPU) continue;
+        dev->gemm = tassl_gemm_find_impl(r->impl);
         dev->gemm_params = r->params;
-        return TASSL_OK;
     }
-    return tassl_error(TASSL_ERR_UNSUPPORTED, "no GEMM implementation for device %s",
-                       dev->info.name);
+    if (!dev->gemm)
+        return tassl_error(TASSL_ERR_UNSUPPORTED, "no GEMM implementation for device %s",
+                           dev->info.name);
+    tassl_tune_entry e;
+    if (dev->info.backend == TASSL_BACKEND_OPENCL && tassl_tune_load(&dev->info, &e) == 1) {
+        const tassl_gemm_impl *im = tassl_gemm_find_impl(e.impl);
+        const void *params = is_tile(im) ? (const void *)tassl_tune_intern(&e.params) : NULL;
+        if (im && im->backend == dev->info.backend && (!is_tile(im) || params)) {
+            dev->gemm = im;
+            dev->gemm_params = params;
+        }
+    }
+    const char *force = getenv("TASSL_GEMM");
+    if (force && *force) {
+        const tassl_gemm_impl *im = tassl_gemm_find_impl(force);
+        if (!im || im->backend != dev->info.backend)
+            return tassl_error(TASSL_ERR_ARG,
+                               "TASSL_GEMM=%s: no such GEMM implementation for a %s device "
+                               "(ref devices: ref; OpenCL devices: clblast, tile)",
+                               force, dev->be->name);
+        if (!is_tile(im) || !is_tile(dev->gemm)) dev->gemm_params = NULL;
+        dev->gemm = im;
+    }
+    return TASSL_OK;
 }
 
 tassl_status tassl_gemm(tassl_device *dev, const tassl_gemm_args *a) {

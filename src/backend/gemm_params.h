@@ -10,6 +10,8 @@
 #ifndef TASSL_GEMM_PARAMS_H
 #define TASSL_GEMM_PARAMS_H
 
+#include "gemm.h"
+
 typedef struct tassl_gemm_params {
     int mr;     /* rows of a micro-tile (1..16) */
     int vw;     /* floats per vector: 4, 8 or 16 */
@@ -22,10 +24,22 @@ typedef struct tassl_gemm_params {
     long long small_mnk;
 } tassl_gemm_params;
 
-/* The default row for CPU devices (pocl): 6 × 16 tiles, KC 256, 96 × 128 blocks per item. */
-#define TASSL_GEMM_PARAMS_CPU_DEFAULT {6, 8, 2, 256, 4, 16, 8, 0}
+/* The default row for CPU devices (pocl): 6 × 16 tiles, KC 256, blocks of up to 192 × 128 per
+ * work-item (measured on a 2-core EPYC with pocl 3.1: docs/PERFORMANCE.md). */
+#define TASSL_GEMM_PARAMS_CPU_DEFAULT                                                              \
+    { 6, 8, 2, 256, 4, 32, 8, 0 }
 
 /* Parameters in range (1) or not (0); when not, why (a static string) in *why. */
 int tassl_gemm_params_valid(const tassl_gemm_params *p, const char **why);
+
+/* Same row (field by field: the struct has padding, so never memcmp it). */
+int tassl_gemm_params_equal(const tassl_gemm_params *a, const tassl_gemm_params *b);
+
+/* The register-tile implementation (opencl/gemm_tile.c); params: a tassl_gemm_params row, or
+ * NULL for the CPU default row. Same contract as tassl_gemm(). */
+tassl_status tassl_cl_gemm_tile(tassl_device *dev, const tassl_gemm_args *args, const void *params);
+
+/* The implementation called `name` ("ref", "clblast", "tile"), or NULL (gemm.c). */
+const tassl_gemm_impl *tassl_gemm_find_impl(const char *name);
 
 #endif

@@ -14,6 +14,8 @@
 #include "../gemm.h"
 #include "../gemm_params.h"
 
+#define PACK_KCHUNK 256 /* k values per gemm_pack_a work-item, as in cl/gemm.cl */
+
 static const tassl_gemm_params cpu_default = TASSL_GEMM_PARAMS_CPU_DEFAULT;
 
 int tassl_gemm_params_valid(const tassl_gemm_params *p, const char **why) {
@@ -38,6 +40,12 @@ int tassl_gemm_params_valid(const tassl_gemm_params *p, const char **why) {
     return w == NULL;
 }
 
+int tassl_gemm_params_equal(const tassl_gemm_params *a, const tassl_gemm_params *b) {
+    return a->mr == b->mr && a->vw == b->vw && a->nv == b->nv && a->kc == b->kc &&
+           a->unroll == b->unroll && a->rt == b->rt && a->nt == b->nt &&
+           a->small_mnk == b->small_mnk;
+}
+
 /* Largest element index (+1) a batched matrix operand reaches; 0 if empty. */
 static int64_t reach(int64_t off, int64_t rows, int64_t cols, int64_t ld, int64_t stride,
                      int64_t batch) {
@@ -45,7 +53,9 @@ static int64_t reach(int64_t off, int64_t rows, int64_t cols, int64_t ld, int64_
     return off + (batch - 1) * stride + (rows - 1) * ld + cols;
 }
 
-static int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t cdiv(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
 
 tassl_status tassl_cl_gemm_tile(tassl_device *dev, const tassl_gemm_args *g, const void *params) {
     const tassl_gemm_params *p = params ? (const tassl_gemm_params *)params : &cpu_default;
@@ -96,12 +106,17 @@ tassl_status tassl_cl_gemm_tile(tassl_device *dev, const tassl_gemm_args *g, con
         else
             rt = cdiv(rt, 2);
     }
-    size_t local_bytes = (size_t)p->kc * (size_t)nt * (size_t)nr * sizeof(float);
+    /* even blocks: 171 panels in blocks of at most 32 → 6 blocks of 29, not 5 × 32 + 11 */
+    rt = cdiv(panels, cdiv(panels, rt));
+    nt = cdiv(cdiv(n, nr), cdiv(cdiv(n, nr), nt));
+    /* B scratch: nt micro-panels of PANEL = kc·nr + 16 floats (cl/gemm.cl) */
+    size_t local_bytes = (size_t)nt * ((size_t)p->kc * (size_t)nr + 16) * sizeof(float);
     if (dev->info.local_mem && local_bytes > dev->info.local_mem)
-        return tassl_error(TASSL_ERR_UNSUPPORTED,
-                           "tassl_cl_gemm_tile: B slab of %zu bytes exceeds the %llu bytes of local "
-                           "memory of %s (lower kc or nt)",
-                           local_bytes, (unsigned long long)dev->info.local_mem, dev->info.name);
+        return tassl_error(
+            TASSL_ERR_UNSUPPORTED,
+            "tassl_cl_gemm_tile: B slab of %zu bytes exceeds the %llu bytes of local "
+            "memory of %s (lower kc or nt)",
+            local_bytes, (unsigned long long)dev->info.local_mem, dev->info.name);
 
     char opts[128];
     snprintf(opts, sizeof opts, "-DMR=%d -DVW=%d -DNV=%d -DKC=%d -DUNROLL=%d", p->mr, p->vw, p->nv,
@@ -131,7 +146,7 @@ tassl_status tassl_cl_gemm_tile(tassl_device *dev, const tassl_gemm_args *g, con
     tassl_cl_arg_int(&a, apb);
     const size_t one[3] = {1, 1, 1};
     if (a.err == CL_SUCCESS && k > 0) {
-        size_t gws[3] = {(size_t)cdiv(k, 256), (size_t)panels, (size_t)abatch};
+        size_t gws[3] = {(size_t)cdiv(k, PACK_KCHUNK), (size_t)panels, (size_t)abatch};
         s = tassl_cl_launch(dev, kpack, 3, gws, one);
     } else if (a.err != CL_SUCCESS) {
         s = tassl_cl_fail(a.err, "gemm_pack_a: clSetKernelArg");
@@ -154,12 +169,14 @@ tassl_status tassl_cl_gemm_tile(tassl_device *dev, const tassl_gemm_args *g, con
         tassl_cl_arg_float(&a, g->beta);
         tassl_cl_arg_int(&a, rt);
         tassl_cl_arg_int(&a, nt);
+        int64_t nkb = k > 0 ? cdiv(k, p->kc) : 1; /* k-blocks of even length */
+        int64_t kb = cdiv(cdiv(k > 0 ? k : 1, nkb), p->unroll) * p->unroll;
+        tassl_cl_arg_int(&a, kb);
         tassl_cl_arg(&a, local_bytes, NULL);
         if (a.err != CL_SUCCESS) {
             s = tassl_cl_fail(a.err, "gemm_tile: clSetKernelArg");
         } else {
-            size_t gws[3] = {(size_t)cdiv(n, nt * nr), (size_t)cdiv(m, rt * p->mr),
-                             (size_t)batch};
+            size_t gws[3] = {(size_t)cdiv(n, nt * nr), (size_t)cdiv(m, rt * p->mr), (size_t)batch};
             s = tassl_cl_launch(dev, ktile, 3, gws, one);
         }
     }
