@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "test_util.h"
 #include "tassl/autograd.h"
 #include "tassl/checkpoint.h"
 #include "tassl/config.h"
@@ -574,6 +575,7 @@ static void test_collapse(void **state) {
 
 static void test_learning(void **state) {
     (void)state;
+    TASSL_SKIP_LEARNING_IF_QUICK();
     /* SimCLR on 16×16 phantoms (views: resized crops and flips): the NT-Xent loss of the last
      * steps is clearly below that of the first (seeds 3 and 5 drop by 0.3–0.5 in 30 steps) */
     tassl_config *c = tiny("learn", "train.steps=30", "train.batch_size=16", "train.ckpt_every=0",

@@ -10,6 +10,14 @@
 /* Built-in methods, in the order docs/SSL.md lists them. Add one line per method. */
 static const tassl_ssl_method *const builtin[] = {
     &tassl_ssl_simclr,
+    &tassl_ssl_rotation,
+    &tassl_ssl_jigsaw,
+    &tassl_ssl_rpl,
+    &tassl_ssl_denoising,
+    &tassl_ssl_inpainting,
+    &tassl_ssl_genesis,
+    &tassl_ssl_simmim,
+    &tassl_ssl_mae,
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 #define MAX_EXTRA 32

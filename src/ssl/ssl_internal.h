@@ -70,5 +70,13 @@ tassl_status ssl_wrap(tassl_status s, const char *fmt, ...)
 #endif
     ;
 extern const tassl_ssl_method tassl_ssl_simclr;
+extern const tassl_ssl_method tassl_ssl_rotation;
+extern const tassl_ssl_method tassl_ssl_jigsaw;
+extern const tassl_ssl_method tassl_ssl_rpl;
+extern const tassl_ssl_method tassl_ssl_denoising;
+extern const tassl_ssl_method tassl_ssl_inpainting;
+extern const tassl_ssl_method tassl_ssl_genesis;
+extern const tassl_ssl_method tassl_ssl_simmim;
+extern const tassl_ssl_method tassl_ssl_mae;
 
 #endif

@@ -1,0 +1,24 @@
+/* test_util.h — helpers shared by the test programs. */
+#ifndef TASSL_TEST_UTIL_H
+#define TASSL_TEST_UTIL_H
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Learning tests (dozens of training steps, asserting that a loss falls or that features beat
+ * random initialisation) run in the normal test run on the OpenCL device. The sanitizer run
+ * (tools/check sets TASSL_TEST_QUICK=1, reference backend, -O0) checks memory safety, which the
+ * short tests cover on the same code paths; there the learning tests are skipped, or they would
+ * take most of CI's time. */
+static inline int tassl_test_quick(void) {
+    const char *q = getenv("TASSL_TEST_QUICK");
+    return q && *q && strcmp(q, "0") != 0;
+}
+#define TASSL_SKIP_LEARNING_IF_QUICK()                                                           \
+    do {                                                                                         \
+        if (tassl_test_quick()) {                                                                \
+            skip();                                                                              \
+        }                                                                                        \
+    } while (0)
+
+#endif
