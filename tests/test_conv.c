@@ -5,7 +5,8 @@
  *   - tassl_conv / tassl_conv_transpose against direct loops written here (no im2col), 2D and 3D,
  *     stride, padding, dilation, groups, bias;
  *   - adjointness: <conv(x), y> == <x, conv_transpose(y)> with the same weight;
- *   - batch chunking: a tiny TASSL_CONV_CHUNK gives the same forward and backward results.
+ *   - batch chunking: a tiny TASSL_CONV_CHUNK gives the same forward and backward results;
+ *   - the stride-1 data gradient (a forward pass over dy) agrees with the general col2im path.
  * Every test runs on ref and, when one opens, on the OpenCL CPU device. */
 #include <math.h>
 #include <stdarg.h>
@@ -480,11 +481,61 @@ static void test_chunking(void **state) {
         }
 }
 
+/* ---- stride-1 data gradient: forward pass vs col2im ----------------------------------------- */
+
+/* A stride-1 conv computes dx as an im2col of dy with negated padding and dilation times the
+ * channel-swapped weights (src/ops/conv.c, conv_dgrad); TASSL_CONV_DGRAD=col2im forces the
+ * general col2im path. Both must agree on every gradient, including groups, dilation, padding
+ * beyond the kernel's reach, non-square kernels, 1×1 kernels and several chunks. */
+static void test_dgrad_paths(void **state) {
+    (void)state;
+    /* clang-format off */
+    const cfg cs[] = {
+      {"2d g2 d2 p3", 2, 3, 4, 6, {1, 7, 6}, {1, 3, 2}, {1, 1, 1}, {0, 3, 1}, {1, 2, 3}, {0}, 2, 1},
+      {"2d 1x1", 2, 2, 5, 3, {1, 4, 5}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, {0}, 1, 1},
+      {"2d p0 full", 2, 2, 3, 2, {1, 4, 4}, {1, 4, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}, {0}, 1, 0},
+      {"3d g2 d2", 3, 2, 4, 2, {4, 5, 3}, {2, 3, 2}, {1, 1, 1}, {1, 2, 0}, {2, 1, 2}, {0}, 2, 1},
+      {"3d dw", 3, 3, 3, 3, {3, 4, 5}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0}, 3, 0},
+    };
+    /* clang-format on */
+    const char *names[4] = {"y", "dx", "dw", "db"};
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        const cfg *c = &cs[ci];
+        int64_t xs[5], ws[5], ys[5];
+        shapes(c, 0, xs, ws, ys);
+        const int nd = 2 + c->nsp;
+        const int64_t n[4] = {prod(nd, ys), prod(nd, xs), prod(nd, ws), c->cout};
+        float *x = malloc((size_t)n[1] * sizeof(float));
+        float *w = malloc((size_t)n[2] * sizeof(float));
+        float *g = malloc((size_t)n[0] * sizeof(float)), b[8];
+        fill_random(x, n[1], 21), fill_random(w, n[2], 22), fill_random(g, n[0], 23);
+        fill_random(b, 8, 24);
+        for (int di = 0; di < ndevs; di++)
+            for (int chunked = 0; chunked <= 1; chunked++) {
+                float *fast[4], *gen[4];
+                if (chunked) setenv("TASSL_CONV_CHUNK", "1", 1); /* single rows */
+                run_with_grads(devs[di], c, 0, x, w, b, g, fast);
+                setenv("TASSL_CONV_DGRAD", "col2im", 1);
+                run_with_grads(devs[di], c, 0, x, w, b, g, gen);
+                unsetenv("TASSL_CONV_DGRAD");
+                unsetenv("TASSL_CONV_CHUNK");
+                for (int k = 0; k < 4; k++) {
+                    char what[256];
+                    snprintf(what, sizeof what, "%s%s, %s: %s path vs col2im", c->name,
+                             chunked ? " (row chunks)" : "", names[k], di == 0 ? "ref" : "cpu");
+                    assert_close(fast[k], gen[k], n[k], 1e-5, what);
+                    free(fast[k]), free(gen[k]);
+                }
+            }
+        free(x), free(w), free(g);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hand_values), cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_direct),      cmocka_unit_test(test_adjoint),
-        cmocka_unit_test(test_chunking),
+        cmocka_unit_test(test_chunking),    cmocka_unit_test(test_dgrad_paths),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

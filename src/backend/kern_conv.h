@@ -34,7 +34,9 @@ typedef struct tassl_conv_geom {
 
 typedef struct tassl_kern_conv {
     /* col[ch·K + kk, n·lc + l − l0] = image[n, ch, o(l)·stride − pad + kk·dil] (0 outside the
-     * image) for l in [l0, l0 + lc): x (nb, c, in...) → col (c·K, nb·lc). Writes all of col. */
+     * image) for l in [l0, l0 + lc): x (nb, c, in...) → col (c·K, nb·lc). Writes all of col.
+     * pad and dil may be negative here (a stride-1 conv's data gradient: −pad, −dil flip the
+     * kernel), so implementations must use the signed formula as written. */
     tassl_status (*im2col)(tassl_device *dev, const tassl_conv_geom *g, tassl_ptr x, int64_t nb,
                            int64_t l0, int64_t lc, tassl_ptr col);
     /* The adjoint of im2col, as a gather (one item per image element, no atomics), over the

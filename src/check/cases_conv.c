@@ -71,6 +71,9 @@ static const tassl_check_case cases[] = {
     {.name = "conv2d_full_kernel", CONV, B2, .shape = {{2, 3, 4, 4}, {5, 3, 4, 4}, {5}}},
     {.name = "conv2d_pad_gt_k", CONV, N2, .shape = {{2, 2, 3, 3}, {2, 2, 2, 2}},
      .iparam = {1, 2}},
+    /* stride 1: the data gradient runs as a forward pass over dy with negated pad/dilation */
+    {.name = "conv2d_s1_g2_d2_padx", CONV, B2, .shape = {{2, 4, 7, 6}, {6, 2, 3, 2}, {6}},
+     .iparam = {1, 2, 2, 2, 0, 0, 1}},
     /* ---- conv3d: x (N, C, D, H, W), w (Cout, C/groups, kd, kh, kw) ---- */
     {.name = "conv3d_plain", CONV, B3, .shape = {{2, 2, 5, 5, 5}, {3, 2, 3, 3, 3}, {3}}},
     {.name = "conv3d_s2_p1_b1", CONV, B3, .shape = {{1, 2, 6, 6, 6}, {3, 2, 3, 3, 3}, {3}},
@@ -82,6 +85,8 @@ static const tassl_check_case cases[] = {
     {.name = "conv3d_depthwise_nonsquare", CONV, B3,
      .shape = {{2, 3, 3, 5, 6}, {3, 1, 3, 3, 2}, {3}}, .iparam = {1, 1, 1, 3, 0, 1, 0}},
     {.name = "conv3d_1x1", CONV, N3, .shape = {{2, 4, 2, 3, 3}, {3, 4, 1, 1, 1}}},
+    {.name = "conv3d_s1_g2_d2_p0", CONV, B3, .shape = {{1, 4, 5, 4, 5}, {4, 2, 2, 2, 2}, {4}},
+     .iparam = {1, 0, 2, 2}},
     /* ---- conv_transpose2d: x (N, C, H, W), w (C, Cout/groups, kh, kw) ---- */
     {.name = "convt2d_plain", CONVT, B2, .shape = {{2, 3, 5, 5}, {3, 4, 3, 3}, {4}}},
     {.name = "convt2d_s2", CONVT, B2, .shape = {{2, 3, 4, 4}, {3, 2, 3, 3}, {2}}, .iparam = {2}},

@@ -7,6 +7,8 @@
  *   matrix ← W · im2col(image)            conv forward, conv_transpose data gradient
  *   image  ← col2im(Wᵀ · matrix)          conv_transpose forward, conv data gradient
  *   dW    += matrix · im2col(image)ᵀ       weight gradient of both
+ * except that a stride-1 conv's data gradient runs as the first product over dy (conv_dgrad:
+ * negated padding and dilation, channel-swapped weights), which avoids the col2im gather.
  * A chunk holds as many images as fit chunk_floats() of scratch (column buffer plus the
  * channel-major copy of the matrix side), so memory stays bounded for any batch, while small
  * images still get one GEMM per group for the whole chunk. An image too large for the budget on
@@ -14,6 +16,7 @@
  * nested scope that ends with the call. */
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include "op.h"
 #include "../backend/kern_conv.h"
 
@@ -83,6 +86,24 @@ static void spatial3(const tassl_tensor *t, int64_t *s) {
         s[d] = d < 3 - nsp ? 1 : t->shape[2 + d - (3 - nsp)];
 }
 
+/* Chunking of a plan (nb, lc) from its geometry, channels and batch. */
+static void conv_plan_chunks(conv_plan *pl) {
+    /* scratch per image: column + channel-major matrix copy */
+    const int64_t budget = chunk_floats(), per_image = (pl->g.c * pl->K + pl->cmat) * pl->L;
+    pl->nb = per_image > 0 ? budget / per_image : pl->n;
+    pl->lc = pl->L;
+    if (pl->nb < 1) { /* one image is too big: ranges of output rows (no matrix copy needed) */
+        const int64_t row = pl->g.out[2], rows = budget / (pl->g.c * pl->K * row);
+        pl->nb = 1;
+        pl->lc = rows < 1 ? row : rows * row < pl->L ? rows * row : pl->L;
+    }
+    if (pl->nb > pl->n) pl->nb = pl->n;
+    TASSL_CHECK(pl->g.c * pl->K * pl->lc * pl->nb <= INT_MAX &&
+                    pl->cmat * pl->L * pl->nb <= INT_MAX,
+                "conv: one output row needs a column buffer of %lld floats (limit %d)",
+                (long long)(pl->g.c * pl->K * pl->g.out[2]), INT_MAX);
+}
+
 /* Plan for image tensor shape (n, c, in...), matrix-side shape (n, cmat, out...), weight w. */
 static conv_plan conv_plan_make(const tassl_tensor *img, const tassl_tensor *mat,
                                 const tassl_tensor *w, const conv_args *a, int64_t groups) {
@@ -104,19 +125,7 @@ static conv_plan conv_plan_make(const tassl_tensor *img, const tassl_tensor *mat
     pl.K = k[0] * k[1] * k[2];
     pl.L = pl.g.out[0] * pl.g.out[1] * pl.g.out[2];
     pl.S = pl.g.in[0] * pl.g.in[1] * pl.g.in[2];
-    /* scratch per image: column + channel-major matrix copy */
-    const int64_t budget = chunk_floats(), per_image = (pl.g.c * pl.K + pl.cmat) * pl.L;
-    pl.nb = per_image > 0 ? budget / per_image : pl.n;
-    pl.lc = pl.L;
-    if (pl.nb < 1) { /* one image is too big: ranges of output rows (no matrix copy needed) */
-        const int64_t row = pl.g.out[2], rows = budget / (pl.g.c * pl.K * row);
-        pl.nb = 1;
-        pl.lc = rows < 1 ? row : rows * row < pl.L ? rows * row : pl.L;
-    }
-    if (pl.nb > pl.n) pl.nb = pl.n;
-    TASSL_CHECK(pl.g.c * pl.K * pl.lc * pl.nb <= INT_MAX && pl.cmat * pl.L * pl.nb <= INT_MAX,
-                "conv: one output row needs a column buffer of %lld floats (limit %d)",
-                (long long)(pl.g.c * pl.K * pl.g.out[2]), INT_MAX);
+    conv_plan_chunks(&pl);
     return pl;
 }
 
@@ -263,6 +272,47 @@ static void node_store(tassl_node *nd, const conv_args *a, int groups) {
     nd->i[10] = groups;
 }
 
+/* Data gradient of a stride-1 conv as a forward pass (im2col + one GEMM per chunk) instead of
+ * Wᵀ·dY into a column buffer and a col2im gather, which costs several times the forward here.
+ * With stride 1, dx[i] = Σ_kk Wᵀ[kk] · dy[i + pad − kk·dil]: an im2col of dy with padding −pad
+ * and dilation −dil (the kernel flip folded into the negative dilation; the im2col kernels take
+ * signed geometry) times the weights with the channel dims swapped per group,
+ * w (G·mg, cg, K) → (G·cg, mg, K). TASSL_CONV_DGRAD=col2im forces the old path, so tests cover
+ * both. */
+static int dgrad_as_conv(const conv_plan *pl) {
+    const char *e = getenv("TASSL_CONV_DGRAD");
+    if (e && strcmp(e, "col2im") == 0) return 0;
+    for (int d = 0; d < 3; d++)
+        if (pl->g.stride[d] != 1) return 0;
+    return 1;
+}
+
+/* dx += conv(dy, swapped w) as above; pl is the plan of the conv (image x, matrix dy). */
+static void conv_dgrad(tassl_ctx *ctx, const conv_plan *pl, tassl_tensor *dy, tassl_tensor *w,
+                       tassl_tensor *dx) {
+    tassl_scope_begin(ctx);
+    const int64_t G = pl->groups, mg = pl->cmat / G, cg = pl->g.c / G;
+    const int64_t s4[4] = {G, mg, cg, pl->K};
+    tassl_tensor *wt = tassl_contiguous(tassl_transpose(tassl_reshape(w, 4, s4), 1, 2));
+    conv_plan dp = *pl; /* image dy (n, cmat, out...), matrix dx (n, c, in...) */
+    dp.g.c = pl->cmat;
+    dp.cmat = pl->g.c;
+    for (int d = 0; d < 3; d++) {
+        dp.g.in[d] = pl->g.out[d];
+        dp.g.out[d] = pl->g.in[d];
+        dp.g.pad[d] = -pl->g.pad[d];
+        dp.g.dil[d] = -pl->g.dil[d];
+    }
+    dp.L = pl->S;
+    dp.S = pl->L;
+    conv_plan_chunks(&dp);
+    if (ctx->status == TASSL_OK) {
+        const conv_io io = {.w = wt, .img_in = dy, .mat_out = dx, .accumulate = 1};
+        conv_run(ctx, &dp, &io);
+    }
+    tassl_scope_end(ctx);
+}
+
 static void conv_backward(tassl_node *nd) {
     tassl_tensor *x = nd->in[0], *w = nd->in[1], *b = nd->nin > 2 ? nd->in[2] : NULL;
     if (!nd->out->grad) return;
@@ -274,12 +324,14 @@ static void conv_backward(tassl_node *nd) {
     tassl_ctx *ctx = x->ctx;
     if (db && pl.n > 0)
         OP_CALL(ctx, DEV(x)->be->conv->bias_grad(DEV(x), P(dy), P(db), pl.n, pl.cmat, pl.L));
-    if (dx || dw) {
+    const int dx_as_conv = dx && dgrad_as_conv(&pl);
+    if (dx_as_conv) conv_dgrad(ctx, &pl, dy, w, dx);
+    if ((dx && !dx_as_conv) || dw) {
         const conv_io io = {.w = w,
                             .img_in = dw ? x : NULL,
                             .mat_in = dy,
                             .dw = dw,
-                            .img_out = dx,
+                            .img_out = dx_as_conv ? NULL : dx,
                             .accumulate = 1};
         conv_run(ctx, &pl, &io);
     }
