@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "config.h"
+#include "optim.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -88,6 +89,20 @@ tassl_status tassl_run_rewind_metrics(tassl_run *r, int64_t step);
  * when step is a multiple of output.log_every or the last one. */
 void tassl_run_progress(tassl_run *r, int64_t step, int64_t total, double loss,
                         double samples_per_s);
+/* The same with the learning rate shown ("lr 0.003") unless lr is NaN (tassl_run_progress passes
+ * NaN). */
+void tassl_run_progress_lr(tassl_run *r, int64_t step, int64_t total, double loss, double lr,
+                           double samples_per_s);
+
+/* ---- optimiser and schedule from a configuration -------------------------------------------- */
+
+/* The optimiser (optim.name and its hyper-parameters, optim.no_decay patterns) over p and the
+ * learning-rate schedule (schedule.*, base optim.lr, horizon total_steps) a configuration
+ * describes; the one reading of those keys that tassl train, tassl pretrain and the downstream
+ * drivers share. TASSL_ERR_ARG naming the key on a bad value or combination (nothing allocated);
+ * *opt is freed with tassl_optim_free. */
+tassl_status tassl_optim_from_config(const tassl_config *cfg, tassl_params *p, int64_t total_steps,
+                                     tassl_optim **opt, tassl_schedule *sched);
 
 /* ---- training ------------------------------------------------------------------------------- */
 

@@ -29,6 +29,8 @@ static const tassl_cmd cmds[] = {
      tassl_cmd_bench_augment, tassl_cmd_bench_augment_help},
     {"data", "prepare real datasets, write synthetic phantoms, check a manifest", tassl_cmd_data,
      tassl_cmd_data_help},
+    {"bench-pretrain", "speed and memory of one SimCLR / Models Genesis 3D step (tools/bench-pretrain)",
+     tassl_cmd_bench_pretrain, tassl_cmd_bench_pretrain_help},
 };
 #define NCMDS ((int)(sizeof cmds / sizeof cmds[0]))
 

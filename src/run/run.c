@@ -382,14 +382,20 @@ static void fmt_time(double s, char *buf, size_t n) {
 
 void tassl_run_progress(tassl_run *r, int64_t step, int64_t total, double loss,
                         double samples_per_s) {
+    tassl_run_progress_lr(r, step, total, loss, NAN, samples_per_s);
+}
+
+void tassl_run_progress_lr(tassl_run *r, int64_t step, int64_t total, double loss, double lr,
+                           double samples_per_s) {
     double t = now_s();
     if (r->first_step < 0) r->first_step = step - 1, r->first_t = t;
     double per_step =
         step > r->first_step ? (t - r->first_t) / (double)(step - r->first_step) : NAN;
-    char eta[32], line[200];
+    char eta[32], line[200], lrs[40] = "";
     fmt_time(per_step * (double)(total - step), eta, sizeof eta);
-    snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  %.1f samples/s  ETA %s",
-             (long long)step, (long long)total, loss, samples_per_s, eta);
+    if (!isnan(lr)) snprintf(lrs, sizeof lrs, "  lr %.3g", lr);
+    snprintf(line, sizeof line, "step %lld/%lld  loss %.4f%s  %.1f samples/s  ETA %s",
+             (long long)step, (long long)total, loss, lrs, samples_per_s, eta);
     bool periodic = step % r->log_every == 0 || step == total;
     if (r->progress == TASSL_PROGRESS_BAR) {
         if (periodic && r->log) {

@@ -18,6 +18,7 @@ static const tassl_ssl_method *const builtin[] = {
     &tassl_ssl_genesis,
     &tassl_ssl_simmim,
     &tassl_ssl_mae,
+    &tassl_ssl_anomaly,
 };
 #define NBUILTIN ((int)(sizeof builtin / sizeof builtin[0]))
 #define MAX_EXTRA 32

@@ -74,57 +74,7 @@ static void restore_handlers(saved_handlers *h) {
 
 /* The optimiser and schedule from optim.* / schedule.* (the same keys and rules as tassl train). */
 static tassl_status build_optim(pretrainer *t) {
-    const tassl_config *c = t->cfg;
-    tassl_optim_kind kind;
-    tassl_status s = tassl_optim_kind_parse(tassl_config_str(c, "optim.name"), &kind);
-    if (s != TASSL_OK) return ssl_wrap(s, "optim.name");
-    tassl_optim_config oc = tassl_optim_defaults(kind);
-    oc.momentum = tassl_config_float(c, "optim.momentum");
-    oc.dampening = tassl_config_float(c, "optim.dampening");
-    oc.nesterov = tassl_config_bool(c, "optim.nesterov");
-    oc.weight_decay = tassl_config_float(c, "optim.weight_decay");
-    if (tassl_config_list_len(c, "optim.betas") != 2)
-        return tassl_error(TASSL_ERR_ARG, "optim.betas: expected two values (beta1, beta2), got %d",
-                           tassl_config_list_len(c, "optim.betas"));
-    oc.beta1 = tassl_config_list_float(c, "optim.betas", 0);
-    oc.beta2 = tassl_config_list_float(c, "optim.betas", 1);
-    oc.eps = tassl_config_float(c, "optim.eps");
-    oc.trust_coef = tassl_config_float(c, "optim.trust_coef");
-    oc.no_decay_1d = tassl_config_bool(c, "optim.no_decay_1d");
-    char patterns[1024] = "";
-    for (int i = 0; i < tassl_config_list_len(c, "optim.no_decay"); i++) {
-        const char *pat = tassl_config_list_str(c, "optim.no_decay", i);
-        if (strchr(pat, ','))
-            return tassl_error(TASSL_ERR_ARG, "optim.no_decay[%d]: '%s' contains a comma", i, pat);
-        size_t n = strlen(patterns);
-        snprintf(patterns + n, sizeof patterns - n, "%s%s", n ? "," : "", pat);
-    }
-    oc.no_decay = patterns;
-    if ((s = tassl_optim_new(tassl_ssl_params(t->ssl), &oc, &t->opt)) != TASSL_OK) return s;
-
-    tassl_schedule *sc = &t->sched;
-    memset(sc, 0, sizeof *sc);
-    if ((s = tassl_sched_kind_parse(tassl_config_str(c, "schedule.name"), &sc->kind)) != TASSL_OK)
-        return ssl_wrap(s, "schedule.name");
-    sc->base_lr = tassl_config_float(c, "optim.lr");
-    sc->warmup_steps = tassl_config_int(c, "schedule.warmup_steps");
-    sc->warmup_start = tassl_config_float(c, "schedule.warmup_start");
-    sc->total_steps = t->total;
-    sc->min_lr = tassl_config_float(c, "schedule.min_lr");
-    sc->gamma = tassl_config_float(c, "schedule.gamma");
-    sc->step_size = tassl_config_int(c, "schedule.step_size");
-    sc->power = tassl_config_float(c, "schedule.power");
-    int nm = tassl_config_list_len(c, "schedule.milestones");
-    if (nm > TASSL_SCHED_MAX_MILESTONES)
-        return tassl_error(TASSL_ERR_ARG, "schedule.milestones: %d given, at most %d", nm,
-                           TASSL_SCHED_MAX_MILESTONES);
-    sc->nmilestones = nm;
-    for (int i = 0; i < nm; i++)
-        sc->milestones[i] = tassl_config_list_int(c, "schedule.milestones", i);
-    if (sc->kind == TASSL_SCHED_STEP && nm == 0 && sc->step_size == 0)
-        return tassl_error(TASSL_ERR_ARG, "schedule.name is step: set schedule.step_size or "
-                                          "schedule.milestones");
-    return tassl_schedule_check(sc);
+    return tassl_optim_from_config(t->cfg, tassl_ssl_params(t->ssl), t->total, &t->opt, &t->sched);
 }
 
 static tassl_status save(pretrainer *t, int64_t step) {
@@ -296,7 +246,7 @@ static tassl_status train_loop(pretrainer *t, int64_t start, int64_t stop) {
             csum[k] += cstep[k];
         nint++;
         double tn = now_s(), sps = (double)(nint * t->bs * t->accum) / (tn - t_int + 1e-12);
-        tassl_run_progress(t->run, done, t->total, lsum / (double)nint, sps);
+        tassl_run_progress_lr(t->run, done, t->total, lsum / (double)nint, lr, sps);
         if (have_cs) {
             tassl_collapse_check(&cs, min_std, min_rank);
             if (cs.collapsed)

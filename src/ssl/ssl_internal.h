@@ -78,5 +78,6 @@ extern const tassl_ssl_method tassl_ssl_inpainting;
 extern const tassl_ssl_method tassl_ssl_genesis;
 extern const tassl_ssl_method tassl_ssl_simmim;
 extern const tassl_ssl_method tassl_ssl_mae;
+extern const tassl_ssl_method tassl_ssl_anomaly;
 
 #endif
