@@ -10,6 +10,11 @@
 /* Built-in methods, in the order docs/SSL.md lists them. Add one line per method. */
 static const tassl_ssl_method *const builtin[] = {
     &tassl_ssl_simclr,
+    &tassl_ssl_moco,
+    &tassl_ssl_byol,
+    &tassl_ssl_simsiam,
+    &tassl_ssl_barlow,
+    &tassl_ssl_vicreg,
     &tassl_ssl_rotation,
     &tassl_ssl_jigsaw,
     &tassl_ssl_rpl,

@@ -70,6 +70,11 @@ tassl_status ssl_wrap(tassl_status s, const char *fmt, ...)
 #endif
     ;
 extern const tassl_ssl_method tassl_ssl_simclr;
+extern const tassl_ssl_method tassl_ssl_moco;
+extern const tassl_ssl_method tassl_ssl_byol;
+extern const tassl_ssl_method tassl_ssl_simsiam;
+extern const tassl_ssl_method tassl_ssl_barlow;
+extern const tassl_ssl_method tassl_ssl_vicreg;
 extern const tassl_ssl_method tassl_ssl_rotation;
 extern const tassl_ssl_method tassl_ssl_jigsaw;
 extern const tassl_ssl_method tassl_ssl_rpl;
