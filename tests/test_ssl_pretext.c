@@ -430,7 +430,7 @@ static void test_genesis_denoising(void **state) {
     for (int v = 0; v < 256; v++)
         var += (clean.data[v] - m) * (clean.data[v] - m) / 256;
     double s1 = 0, s2 = 0;
-    const int reps = 8;
+    const uint64_t reps = 8;
     for (uint64_t i = 0; i < reps; i++) {
         inst_prepare(&t, &clean, i);
         for (int v = 0; v < 256; v++) {
