@@ -32,6 +32,7 @@ int tassl_cmd_export(int argc, char **argv);
 void tassl_cmd_export_help(FILE *out);
 int tassl_cmd_pretrain(int argc, char **argv);
 void tassl_cmd_pretrain_help(FILE *out);
+
 int tassl_cmd_bench_augment(int argc, char **argv);
 void tassl_cmd_bench_augment_help(FILE *out);
 int tassl_cmd_data(int argc, char **argv);
