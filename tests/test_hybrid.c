@@ -260,15 +260,7 @@ static int setup(void **state) {
     (void)state;
     if (!mkdtemp(tmp_root)) return -1;
     if (tassl_ssl_register_config() != TASSL_OK) return -1;
-    const char *env = getenv("TASSL_TEST_DEVICE");
-    if (env && *env) {
-        snprintf(device, sizeof device, "%s", env);
-    } else {
-        tassl_device *d;
-        bool cpu = tassl_device_open("cpu", &d) == TASSL_OK;
-        if (cpu) tassl_device_free(d);
-        snprintf(device, sizeof device, "%s", cpu ? "cpu" : "ref");
-    }
+    tassl_test_device_spec(device, sizeof device);
     printf("# device %s, run directories under %s\n", device, tmp_root);
     return 0;
 }

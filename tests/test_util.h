@@ -2,8 +2,25 @@
 #ifndef TASSL_TEST_UTIL_H
 #define TASSL_TEST_UTIL_H
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "tassl/device.h"
+
+/* The device spec tests run on: $TASSL_TEST_DEVICE, else the OpenCL CPU device (pocl) if one
+ * opens, else the C reference. */
+static inline void tassl_test_device_spec(char *buf, size_t len) {
+    const char *env = getenv("TASSL_TEST_DEVICE");
+    if (env && *env) {
+        snprintf(buf, len, "%s", env);
+        return;
+    }
+    tassl_device *d;
+    bool cpu = tassl_device_open("cpu", &d) == TASSL_OK;
+    if (cpu) tassl_device_free(d);
+    snprintf(buf, len, "%s", cpu ? "cpu" : "ref");
+}
 
 /* Learning tests (dozens of training steps, asserting that a loss falls or that features beat
  * random initialisation) run in the normal test run on the OpenCL device. The sanitizer run
