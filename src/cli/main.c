@@ -23,7 +23,7 @@ static const tassl_cmd cmds[] = {
      tassl_cmd_train_help},
     {"export", "write a checkpoint's encoder as a standalone safetensors file", tassl_cmd_export,
      tassl_cmd_export_help},
-    {"pretrain", "self-supervised pretraining from a YAML config (SimCLR, ...; resumable)",
+    {"pretrain", "self-supervised pretraining from a YAML config (every method; resumable)",
      tassl_cmd_pretrain, tassl_cmd_pretrain_help},
     {"bench-augment", "one-thread throughput of augmentation and Models Genesis (tools/bench-data)",
      tassl_cmd_bench_augment, tassl_cmd_bench_augment_help},
@@ -38,7 +38,7 @@ static void usage(FILE *out) {
     fprintf(out, "usage: tassl [--version] [--help] COMMAND [ARGS]\n\n"
                  "Task-aligned self-supervised learning for medical images, on any OpenCL device.\n\n"
                  "commands:\n");
-    for (int i = 0; i < NCMDS; i++) fprintf(out, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+    for (int i = 0; i < NCMDS; i++) fprintf(out, "  %-15s %s\n", cmds[i].name, cmds[i].summary);
     fprintf(out, "\n`tassl COMMAND --help` describes a command.\n"
                  "environment: TASSL_DEVICE (default device spec), TASSL_KERNEL_DIR (load cl/*.cl\n"
                  "from a directory), TASSL_KERNEL_CACHE=off (no on-disk kernel binaries).\n");
