@@ -3,7 +3,10 @@
 #ifndef TASSL_CLI_H
 #define TASSL_CLI_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include "tassl/config.h"
 
 typedef struct tassl_cmd {
     const char *name;
@@ -43,6 +46,19 @@ void tassl_cmd_bench_pretrain_help(FILE *out);
 /* "--opt value" / "--opt=value" parsing: returns the value of argv[*i] if it is `name`, advancing
  * *i past a separate value; NULL if argv[*i] is not this option. Sets *missing if no value. */
 const char *tassl_cli_opt(int argc, char **argv, int *i, const char *name, int *missing);
+/* The options of commands that train into a run directory (train, pretrain). */
+typedef struct tassl_cli_run_args {
+    const char *run_dir, *resume;
+    bool force, quiet;
+    int64_t stop_after;
+} tassl_cli_run_args;
+/* Parse -c FILE | --resume RUN_DIR, --set, --device, --run, --force, --stop-after, --quiet and
+ * resolve the configuration (file or RUN_DIR/config.yaml, then the overrides in order). Returns
+ * 0 (*cfg is the caller's to free), 2 on a usage error or 1 on a configuration error (message
+ * printed, prefixed "tassl CMD:"). Register extra config sections before calling. */
+int tassl_cli_run_config(const char *cmd, int argc, char **argv, tassl_cli_run_args *a,
+                         tassl_config **cfg);
+
 /* true if argv has -h or --help */
 int tassl_cli_wants_help(int argc, char **argv);
 

@@ -28,88 +28,18 @@ void tassl_cmd_train_help(FILE *out) {
 }
 
 int tassl_cmd_train(int argc, char **argv) {
-    const char *file = NULL;
+    tassl_cli_run_args a;
+    tassl_config *cfg;
+    int rc = tassl_cli_run_config("train", argc, argv, &a, &cfg);
+    if (rc) return rc;
     tassl_train_opts opts = {0};
-    tassl_config *cfg = NULL;
-    int rc = 2;
-    /* pass 0: options; pass 1: overrides, applied after the file in command-line order */
-    for (int i = 1; i < argc; i++) {
-        int missing = 0;
-        const char *v;
-        char *end = NULL;
-        if ((v = tassl_cli_opt(argc, argv, &i, "--set", &missing)) ||
-            (v = tassl_cli_opt(argc, argv, &i, "--device", &missing))) {
-        } else if ((v = tassl_cli_opt(argc, argv, &i, "-c", &missing)) ||
-                   (v = tassl_cli_opt(argc, argv, &i, "--config", &missing))) {
-            if (file) {
-                fprintf(stderr, "tassl train: one configuration file only\n");
-                return 2;
-            }
-            file = v;
-        } else if ((v = tassl_cli_opt(argc, argv, &i, "--resume", &missing))) {
-            opts.resume = v;
-        } else if ((v = tassl_cli_opt(argc, argv, &i, "--run", &missing))) {
-            opts.run_dir = v;
-        } else if ((v = tassl_cli_opt(argc, argv, &i, "--stop-after", &missing))) {
-            opts.stop_after = strtoll(v, &end, 10);
-            if (*end || opts.stop_after < 1) {
-                fprintf(stderr, "tassl train: --stop-after needs a step >= 1, got '%s'\n", v);
-                return 2;
-            }
-        } else if (!missing && strcmp(argv[i], "--force") == 0) {
-            opts.force = true;
-        } else if (!missing && strcmp(argv[i], "--quiet") == 0) {
-            opts.quiet = true;
-        } else if (!missing) {
-            fprintf(stderr, "tassl train: unknown argument '%s' (see --help)\n", argv[i]);
-            return 2;
-        }
-        if (missing) {
-            fprintf(stderr, "tassl train: %s needs a value\n", argv[i]);
-            return 2;
-        }
-    }
-    if (!file && !opts.resume) {
-        fprintf(stderr, "tassl train: give a configuration (-c FILE) or --resume RUN_DIR\n");
-        return 2;
-    }
-    if (file && opts.resume) {
-        fprintf(stderr, "tassl train: --resume uses the run's own config.yaml; change keys with "
-                        "--set instead of -c\n");
-        return 2;
-    }
-    if (opts.resume && (opts.run_dir || opts.force)) {
-        fprintf(stderr, "tassl train: --resume continues RUN_DIR itself (no --run / --force)\n");
-        return 2;
-    }
-    if (tassl_config_new(&cfg) != TASSL_OK) goto fail;
-    char *resumed = NULL;
-    if (opts.resume) {
-        size_t n = strlen(opts.resume) + 16;
-        resumed = malloc(n);
-        if (!resumed) goto fail;
-        snprintf(resumed, n, "%s/config.yaml", opts.resume);
-    }
-    tassl_status s = tassl_config_load_file(cfg, resumed ? resumed : file);
-    free(resumed);
-    if (s != TASSL_OK) goto fail;
-    for (int i = 1; i < argc; i++) {
-        int missing = 0;
-        const char *v;
-        if ((v = tassl_cli_opt(argc, argv, &i, "--set", &missing))) {
-            if (tassl_config_set(cfg, v) != TASSL_OK) goto fail;
-        } else if ((v = tassl_cli_opt(argc, argv, &i, "--device", &missing))) {
-            char a[512];
-            snprintf(a, sizeof a, "device=%s", v);
-            if (tassl_config_set(cfg, a) != TASSL_OK) goto fail;
-        }
-    }
+    opts.run_dir = a.run_dir;
+    opts.resume = a.resume;
+    opts.force = a.force;
+    opts.quiet = a.quiet;
+    opts.stop_after = a.stop_after;
     rc = tassl_train(cfg, &opts) == TASSL_OK ? 0 : 1;
     if (rc) fprintf(stderr, "tassl train: %s\n", tassl_last_error());
     tassl_config_free(cfg);
     return rc;
-fail:
-    fprintf(stderr, "tassl train: %s\n", tassl_last_error());
-    tassl_config_free(cfg);
-    return 1;
 }
