@@ -97,14 +97,13 @@ static tassl_status byol_bind(void *state, tassl_ckpt *ck) {
 static tassl_tensor *byol_loss(void *state, const tassl_ssl_batch *b, tassl_ssl_loss_out *out) {
     byol *s = state;
     int64_t n = b->n;
-    tassl_tensor *views[2] = {b->view[0], b->view[1]};
-    tassl_tensor *x = tassl_concat(2, views, 0);                             /* (2N, C, S...) */
-    tassl_tensor *h = tassl_encoder_forward(s->env->encoder, x, true, NULL); /* (2N, D) */
-    tassl_tensor *z = tassl_mlp_forward(s->proj, h, true);                   /* (2N, P) */
-    tassl_tensor *p = tassl_mlp_forward(s->pred, z, true);                   /* (2N, P) */
-    tassl_tensor *zt = ssl_target_forward(s->target, x);                     /* (2N, P) const */
-    tassl_tensor *p1 = tassl_slice(p, 0, 0, n, 1), *p2 = tassl_slice(p, 0, n, 2 * n, 1);
-    tassl_tensor *t1 = tassl_slice(zt, 0, 0, n, 1), *t2 = tassl_slice(zt, 0, n, 2 * n, 1);
+    tassl_tensor *x;                                              /* (2N, C, S...) */
+    tassl_tensor *z = ssl_two_view_project(s->env, s->proj, b, &x); /* (2N, P) */
+    tassl_tensor *p = tassl_mlp_forward(s->pred, z, true);        /* (2N, P) */
+    tassl_tensor *zt = ssl_target_forward(s->target, x);          /* (2N, P) const */
+    tassl_tensor *p1, *p2, *t1, *t2;
+    ssl_split_views(p, n, &p1, &p2);
+    ssl_split_views(zt, n, &t1, &t2);
     tassl_tensor *loss = tassl_add(tassl_loss_byol(p1, t2), tassl_loss_byol(p2, t1));
     out->ncomponents = 1;
     out->comp[0] = (tassl_ssl_component){"byol", tassl_detach(loss)};

@@ -73,11 +73,9 @@ static tassl_status simclr_init(void *state) {
 
 static tassl_tensor *simclr_loss(void *state, const tassl_ssl_batch *b, tassl_ssl_loss_out *out) {
     simclr *s = state;
-    tassl_tensor *views[2] = {b->view[0], b->view[1]};
-    tassl_tensor *x = tassl_concat(2, views, 0);                             /* (2N, C, S...) */
-    tassl_tensor *h = tassl_encoder_forward(s->env->encoder, x, true, NULL); /* (2N, D) */
-    tassl_tensor *z = tassl_mlp_forward(s->proj, h, true);                   /* (2N, 128) */
-    tassl_tensor *z1 = tassl_slice(z, 0, 0, b->n, 1), *z2 = tassl_slice(z, 0, b->n, 2 * b->n, 1);
+    tassl_tensor *z = ssl_two_view_project(s->env, s->proj, b, NULL); /* (2N, 128) */
+    tassl_tensor *z1, *z2;
+    ssl_split_views(z, b->n, &z1, &z2);
     tassl_tensor *loss = tassl_loss_nt_xent(z1, z2, s->tau);
     out->ncomponents = 1;
     out->comp[0] = (tassl_ssl_component){"nt_xent", tassl_detach(loss)};

@@ -80,13 +80,11 @@ static tassl_status simsiam_init(void *state) {
 static tassl_tensor *simsiam_loss(void *state, const tassl_ssl_batch *b, tassl_ssl_loss_out *out) {
     simsiam *s = state;
     int64_t n = b->n;
-    tassl_tensor *views[2] = {b->view[0], b->view[1]};
-    tassl_tensor *x = tassl_concat(2, views, 0);                             /* (2N, C, S...) */
-    tassl_tensor *h = tassl_encoder_forward(s->env->encoder, x, true, NULL); /* (2N, D) */
-    tassl_tensor *z = tassl_mlp_forward(s->proj, h, true);                   /* (2N, dim) */
-    tassl_tensor *p = tassl_mlp_forward(s->pred, z, true);                   /* (2N, dim) */
-    tassl_tensor *z1 = tassl_slice(z, 0, 0, n, 1), *z2 = tassl_slice(z, 0, n, 2 * n, 1);
-    tassl_tensor *p1 = tassl_slice(p, 0, 0, n, 1), *p2 = tassl_slice(p, 0, n, 2 * n, 1);
+    tassl_tensor *z = ssl_two_view_project(s->env, s->proj, b, NULL); /* (2N, dim) */
+    tassl_tensor *p = tassl_mlp_forward(s->pred, z, true);          /* (2N, dim) */
+    tassl_tensor *z1, *z2, *p1, *p2;
+    ssl_split_views(z, n, &z1, &z2);
+    ssl_split_views(p, n, &p1, &p2);
     tassl_tensor *loss = tassl_loss_simsiam(p1, p2, z1, z2);
     out->ncomponents = 1;
     out->comp[0] = (tassl_ssl_component){"simsiam", tassl_detach(loss)};

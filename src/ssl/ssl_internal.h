@@ -61,6 +61,18 @@ void ssl_data_close(ssl_data *d);
 /* Prepare step `step`'s samples on the host (into d's staging). */
 tassl_status ssl_data_fill(tassl_ssl *s, int64_t step);
 
+/* views.c — shared by the two-view joint-embedding methods */
+/* Both views through the encoder (training mode) and `proj` in one pass: (2N, P), view 1 rows
+ * first; *x (if not NULL) gets the concatenated input (2N, C, S...). */
+tassl_tensor *ssl_two_view_project(const tassl_ssl_env *env, tassl_mlp *proj,
+                                   const tassl_ssl_batch *b, tassl_tensor **x);
+/* (2N, P) → the two (N, P) halves (views). */
+void ssl_split_views(tassl_tensor *z, int64_t n, tassl_tensor **z1, tassl_tensor **z2);
+/* The 3-layer batch-normalised projector of Barlow Twins / VICReg under PREFIX"projector", sized
+ * by method.<method>.proj_dim / proj_hidden (0: 4 × the encoder's embedding). */
+tassl_status ssl_wide_projector_new(const tassl_ssl_env *env, const char *prefix,
+                                    const char *method, tassl_mlp **out);
+
 /* methods.c */
 /* The last error again with a printf-style prefix: "PREFIX: previous message" (the previous
  * message is copied first: tassl_error must not read the buffer it writes). */

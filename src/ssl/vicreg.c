@@ -65,16 +65,8 @@ static tassl_status vicreg_create(const tassl_ssl_env *env, const char *prefix,
                            "train.batch_size: VICReg's variance and covariance are batch "
                            "statistics; expected >= 2, got %lld",
                            (long long)env->batch);
-    int64_t d = tassl_encoder_embed_dim(env->encoder);
-    int64_t dim = tassl_config_int(c, "method.vicreg.proj_dim");
-    int64_t hidden = tassl_config_int(c, "method.vicreg.proj_hidden");
-    if (!dim) dim = 4 * d;
-    if (!hidden) hidden = dim;
-    tassl_mlp_cfg pc = {.layers = 3, .dims = {d, hidden, hidden, dim}, .norm = TASSL_NORM_BATCH};
     in->views = 2;
-    char name[128];
-    return tassl_mlp_new(env->params, tassl_ssl_name(name, sizeof name, prefix, "projector"), &pc,
-                         &s->proj);
+    return ssl_wide_projector_new(env, prefix, "vicreg", &s->proj);
 }
 
 static tassl_status vicreg_init(void *state) {
@@ -85,11 +77,9 @@ static tassl_status vicreg_init(void *state) {
 static tassl_tensor *vicreg_loss(void *state, const tassl_ssl_batch *b, tassl_ssl_loss_out *out) {
     vicreg *s = state;
     int64_t n = b->n;
-    tassl_tensor *views[2] = {b->view[0], b->view[1]};
-    tassl_tensor *x = tassl_concat(2, views, 0);                             /* (2N, C, S...) */
-    tassl_tensor *h = tassl_encoder_forward(s->env->encoder, x, true, NULL); /* (2N, D) */
-    tassl_tensor *z = tassl_mlp_forward(s->proj, h, true);                   /* (2N, dim) */
-    tassl_tensor *z1 = tassl_slice(z, 0, 0, n, 1), *z2 = tassl_slice(z, 0, n, 2 * n, 1);
+    tassl_tensor *z = ssl_two_view_project(s->env, s->proj, b, NULL); /* (2N, dim) */
+    tassl_tensor *z1, *z2;
+    ssl_split_views(z, n, &z1, &z2);
     tassl_tensor *loss = tassl_loss_vicreg(z1, z2, s->lambda, s->mu, s->nu, s->eps);
     out->ncomponents = 1;
     out->comp[0] = (tassl_ssl_component){"vicreg", tassl_detach(loss)};
