@@ -28,6 +28,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "test_util.h"
+#include "test_ssl_util.h"
 #include "tassl/autograd.h"
 #include "tassl/checkpoint.h"
 #include "tassl/config.h"
@@ -196,30 +197,6 @@ static char *path_in(const char *run, const char *file) {
 static bool exists(const char *p) {
     struct stat st;
     return stat(p, &st) == 0;
-}
-
-static void pretrain_ok(const tassl_config *c, tassl_pretrain_opts *o) {
-    tassl_pretrain_opts q = o ? *o : (tassl_pretrain_opts){0};
-    q.quiet = true;
-    if (tassl_pretrain(c, &q) != TASSL_OK) fail_msg("tassl_pretrain: %s", tassl_last_error());
-    if (o) *o = q;
-}
-
-/* losses.loss of every metrics.jsonl line, in order; returns the count */
-static int read_losses(const char *path, double *out, int max) {
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char line[8192];
-    int n = 0;
-    while (fgets(line, sizeof line, f) && n < max) {
-        json_error_t err;
-        json_t *o = json_loads(line, 0, &err);
-        if (!o) fail_msg("%s: %s", path, err.text);
-        out[n++] = json_real_value(json_object_get(json_object_get(o, "losses"), "loss"));
-        json_decref(o);
-    }
-    fclose(f);
-    return n;
 }
 
 /* ---- tests -------------------------------------------------------------------------------------
@@ -427,23 +404,23 @@ static void test_resume(void **state) {
     /* a hybrid, so that a member's extra state (probe.state.ema) takes part too */
     tassl_config *a = tiny("straight", "method.name=hybrid",
                            "method.hybrid.members=[simclr, probe]", "train.ckpt_every=0", NULL);
-    pretrain_ok(a, NULL);
+    tassl_test_pretrain_ok(a, NULL);
     tassl_config *b = tiny("resumed", "method.name=hybrid", "method.hybrid.members=[simclr, probe]",
                            "train.ckpt_every=0", NULL);
     tassl_pretrain_opts o = {.stop_after = 2};
-    pretrain_ok(b, &o);
+    tassl_test_pretrain_ok(b, &o);
     assert_int_equal(o.steps_done, 2);
     assert_true(exists(path_in("resumed", "ckpt-000002.safetensors")));
     tassl_config *rc;
     assert_int_equal(tassl_config_new(&rc), TASSL_OK);
     assert_int_equal(tassl_config_load_file(rc, path_in("resumed", "config.yaml")), TASSL_OK);
     tassl_pretrain_opts r = {.resume = path_in("resumed", "")};
-    pretrain_ok(rc, &r);
+    tassl_test_pretrain_ok(rc, &r);
     expect_same_ckpt(path_in("straight", "ckpt-000004.safetensors"),
                      path_in("resumed", "ckpt-000004.safetensors"));
     double l1[8], l2[8];
-    assert_int_equal(read_losses(path_in("straight", "metrics.jsonl"), l1, 8), 4);
-    assert_int_equal(read_losses(path_in("resumed", "metrics.jsonl"), l2, 8), 4);
+    assert_int_equal(tassl_test_read_losses(path_in("straight", "metrics.jsonl"), l1, 8), 4);
+    assert_int_equal(tassl_test_read_losses(path_in("resumed", "metrics.jsonl"), l2, 8), 4);
     for (int i = 0; i < 4; i++)
         assert_true(l1[i] == l2[i]);
     /* the probe member reports preview tensors: the last step wrote a 3-panel PNG */
@@ -584,9 +561,9 @@ static void test_learning(void **state) {
                            "data.aug.set=[\"crop=resized\", \"crop_scale=0.5,1\", "
                            "\"flip_p=0,0.5,0.5\"]",
                            NULL);
-    pretrain_ok(c, NULL);
+    tassl_test_pretrain_ok(c, NULL);
     double l[64];
-    int n = read_losses(path_in("learn", "metrics.jsonl"), l, 64);
+    int n = tassl_test_read_losses(path_in("learn", "metrics.jsonl"), l, 64);
     assert_int_equal(n, 30);
     double first = 0, last = 0;
     for (int i = 0; i < 5; i++)

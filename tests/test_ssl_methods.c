@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "test_util.h"
+#include "test_ssl_util.h"
 #include "tassl/autograd.h"
 #include "tassl/checkpoint.h"
 #include "tassl/config.h"
@@ -87,30 +88,6 @@ static char *path_in(const char *run, const char *file) {
     k = (k + 1) % 8;
     snprintf(buf[k], sizeof buf[k], "%s/%s%s%s", tmp_root, run, *file ? "/" : "", file);
     return buf[k];
-}
-
-static void pretrain_ok(const tassl_config *c, tassl_pretrain_opts *o) {
-    tassl_pretrain_opts q = o ? *o : (tassl_pretrain_opts){0};
-    q.quiet = true;
-    if (tassl_pretrain(c, &q) != TASSL_OK) fail_msg("tassl_pretrain: %s", tassl_last_error());
-    if (o) *o = q;
-}
-
-/* losses.loss of every metrics.jsonl line, in order; returns the count */
-static int read_losses(const char *path, double *out, int max) {
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char line[8192];
-    int n = 0;
-    while (fgets(line, sizeof line, f) && n < max) {
-        json_error_t err;
-        json_t *o = json_loads(line, 0, &err);
-        if (!o) fail_msg("%s: %s", path, err.text);
-        out[n++] = json_real_value(json_object_get(json_object_get(o, "losses"), "loss"));
-        json_decref(o);
-    }
-    fclose(f);
-    return n;
 }
 
 static double mean_of(const double *x, int from, int n) {
@@ -529,10 +506,10 @@ static void resume_case(const char *method, const char *extra1, const char *extr
     snprintf(resumed, sizeof resumed, "%s-resumed", method);
     snprintf(m, sizeof m, "method.name=%s", method);
     tassl_config *a = tiny(straight, m, extra1, extra2, NULL);
-    pretrain_ok(a, NULL);
+    tassl_test_pretrain_ok(a, NULL);
     tassl_config *b = tiny(resumed, m, extra1, extra2, NULL);
     tassl_pretrain_opts o = {.stop_after = 2};
-    pretrain_ok(b, &o);
+    tassl_test_pretrain_ok(b, &o);
     assert_int_equal(o.steps_done, 2);
     /* the method state is in the checkpoint of step 2 ... */
     int64_t n;
@@ -541,7 +518,7 @@ static void resume_case(const char *method, const char *extra1, const char *extr
     assert_int_equal(tassl_config_new(&rc), TASSL_OK);
     assert_int_equal(tassl_config_load_file(rc, path_in(resumed, "config.yaml")), TASSL_OK);
     tassl_pretrain_opts r = {.resume = path_in(resumed, "")};
-    pretrain_ok(rc, &r);
+    tassl_test_pretrain_ok(rc, &r);
     expect_same_ckpt(path_in(straight, "ckpt-000004.safetensors"),
                      path_in(resumed, "ckpt-000004.safetensors"));
     /* ... and it moved between steps 2 and 4 (the comparison above covers it) */
@@ -550,8 +527,8 @@ static void resume_case(const char *method, const char *extra1, const char *extr
     assert_int_equal(n, n4);
     assert_memory_not_equal(st2, st4, sizeof(float) * (size_t)n);
     double l1[8], l2[8];
-    assert_int_equal(read_losses(path_in(straight, "metrics.jsonl"), l1, 8), 4);
-    assert_int_equal(read_losses(path_in(resumed, "metrics.jsonl"), l2, 8), 4);
+    assert_int_equal(tassl_test_read_losses(path_in(straight, "metrics.jsonl"), l1, 8), 4);
+    assert_int_equal(tassl_test_read_losses(path_in(resumed, "metrics.jsonl"), l2, 8), 4);
     for (int i = 0; i < 4; i++)
         assert_true(l1[i] == l2[i]);
     free(st2);
@@ -590,8 +567,8 @@ static int learn(const char *name, double *l, int max, ...) {
     for (const char *s; (s = va_arg(ap, const char *));)
         if (tassl_config_set(c, s) != TASSL_OK) fail_msg("%s: %s", s, tassl_last_error());
     va_end(ap);
-    pretrain_ok(c, NULL);
-    int n = read_losses(path_in(name, "metrics.jsonl"), l, max);
+    tassl_test_pretrain_ok(c, NULL);
+    int n = tassl_test_read_losses(path_in(name, "metrics.jsonl"), l, max);
     assert_int_equal(n, tassl_config_int(c, "train.steps"));
     tassl_config_free(c);
     return n;
@@ -700,7 +677,7 @@ static void test_knn_byol(void **state) {
     assert_true(r.pretrained.accuracy > r.random.accuracy + 0.08);
     /* it was BYOL that ran: its loss (≈ 4 at random, 0 at best) fell */
     double l[8];
-    int n = read_losses(path_in("knn-byol", "metrics.jsonl"), l, 8);
+    int n = tassl_test_read_losses(path_in("knn-byol", "metrics.jsonl"), l, 8);
     assert_int_equal(n, 4);
     assert_true(l[0] > 2.5 && l[n - 1] < l[0] - 0.5);
 }

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 #include "test_util.h"
+#include "test_ssl_util.h"
 #include "../src/ssl/pretext.h"
 #include "../src/ssl/ssl_internal.h"
 #include "tassl/autograd.h"
@@ -521,15 +522,10 @@ static char *path_in(const char *run, const char *file) {
     return buf[k];
 }
 
-static void pretrain_ok(const tassl_config *c) {
-    tassl_pretrain_opts q = {.quiet = true, .no_signals = true};
-    if (tassl_pretrain(c, &q) != TASSL_OK) fail_msg("tassl_pretrain: %s", tassl_last_error());
-}
-
 static void test_preview(void **state) {
     (void)state;
     tassl_config *c = config("preview", "genesis", "ssl.preview_every=2", NULL);
-    pretrain_ok(c);
+    tassl_test_pretrain_ok(c, &(tassl_pretrain_opts){.no_signals = true});
     for (int step = 2; step <= 4; step += 2) {
         char name[64];
         snprintf(name, sizeof name, "preview-%06d.png", step);
@@ -548,29 +544,12 @@ static void test_preview(void **state) {
     tassl_config_free(c);
 }
 
-/* losses.loss of every metrics.jsonl line */
-static int read_losses(const char *path, double *out, int max) {
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    char line[8192];
-    int n = 0;
-    while (fgets(line, sizeof line, f) && n < max) {
-        json_error_t err;
-        json_t *o = json_loads(line, 0, &err);
-        if (!o) fail_msg("%s: %s", path, err.text);
-        out[n++] = json_real_value(json_object_get(json_object_get(o, "losses"), "loss"));
-        json_decref(o);
-    }
-    fclose(f);
-    return n;
-}
-
 /* Run c for `steps` steps; the mean loss of the last 5 steps must be below (1 − drop) × that of
  * the first 5. */
 static void loss_falls(tassl_config *c, const char *name, int steps, double drop) {
-    pretrain_ok(c);
+    tassl_test_pretrain_ok(c, &(tassl_pretrain_opts){.no_signals = true});
     double l[128];
-    int n = read_losses(path_in(name, "metrics.jsonl"), l, 128);
+    int n = tassl_test_read_losses(path_in(name, "metrics.jsonl"), l, 128);
     assert_int_equal(n, steps);
     double first = 0, last = 0;
     for (int i = 0; i < 5; i++)
