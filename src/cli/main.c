@@ -31,6 +31,8 @@ static const tassl_cmd cmds[] = {
      tassl_cmd_data_help},
     {"bench-pretrain", "speed and memory of one SimCLR / Models Genesis 3D step (tools/bench-pretrain)",
      tassl_cmd_bench_pretrain, tassl_cmd_bench_pretrain_help},
+    {"report", "HTML report with figures of a suite or finetune run directory", tassl_cmd_report,
+     tassl_cmd_report_help},
 };
 #define NCMDS ((int)(sizeof cmds / sizeof cmds[0]))
 
