@@ -84,8 +84,21 @@ tassl_params *tassl_optim_params(const tassl_optim *o);
 /* Steps taken so far; set by checkpoint loading (resume) — the next step is number steps + 1. */
 int64_t tassl_optim_steps(const tassl_optim *o);
 void tassl_optim_set_steps(tassl_optim *o, int64_t steps);
-/* Whether parameter entry i gets weight decay (false for buffers and excluded names). */
+/* Whether parameter entry i gets weight decay (false for buffers, excluded names and frozen
+ * entries). */
 bool tassl_optim_decays(const tassl_optim *o, int i);
+
+/* Per-parameter learning rates (PyTorch's parameter groups, reduced to a multiplier): the
+ * entries whose names match `patterns` (the no_decay syntax: comma-separated fnmatch globs or
+ * substrings, e.g. "encoder.*") are updated with lr × mult from now on (default 1 for every
+ * entry; AdamW's decoupled decay uses the scaled lr too). mult 0 freezes them: no update, no
+ * decay, their optimiser state untouched. Call before the first step (typically right after
+ * tassl_optim_new); each distinct multiplier is one more kernel launch per step (at most 8).
+ * TASSL_ERR_ARG for a negative or non-finite mult or too many distinct multipliers (nothing
+ * changed); any other failure (device memory) leaves the optimiser unusable: free it. */
+tassl_status tassl_optim_set_lr_mult(tassl_optim *o, const char *patterns, double mult);
+/* The multiplier of entry i (1 unless set; buffers report theirs but are never updated). */
+double tassl_optim_lr_mult(const tassl_optim *o, int i);
 
 /* State buffers: count, suffix k ("exp_avg"), the whole flat buffer (1-D, params' total length)
  * and the view of entry i (NULL for non-trainable entries, which have no state). */

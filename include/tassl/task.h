@@ -41,7 +41,13 @@ typedef enum tassl_task_kind {
     TASSL_TASK_DETECTION,
 } tassl_task_kind;
 
+/* "classification", "segmentation", "detection" ("?" otherwise). */
 const char *tassl_task_kind_name(tassl_task_kind k);
+
+/* Register the task.* keys (and those of each built task kind), plus the pretraining framework's
+ * (model.*, data.*), whose values a finetune configuration shares. Idempotent; tassl_finetune
+ * and tassl_task_evaluate call it; call it before reading a finetune config from a file. */
+tassl_status tassl_task_register_config(void);
 
 #define TASSL_TASK_MAX_METRICS 96
 
@@ -75,13 +81,21 @@ typedef struct tassl_finetune_opts {
 tassl_finetune_opts tassl_finetune_opts_default(void);
 
 /* Train the task the configuration describes on its labelled subset, evaluate on
- * task.eval_split, write the run directory and fill *out (may be NULL). */
+ * task.eval_split, write the run directory and fill *out (may be NULL). Everything the
+ * configuration builds (data, subset, model, task.init) is checked before the run directory is
+ * made: a bad key or an init checkpoint that does not fit (the tensor and both shapes named)
+ * leaves nothing behind. The run's config.yaml has task.num_classes resolved. */
 tassl_status tassl_finetune(const tassl_config *cfg, const tassl_finetune_opts *opts,
                             tassl_task_result *out);
 
 /* Evaluate a finetuned checkpoint (a file or a run directory: its config.yaml gives the task and
- * model unless cfg is given) on a manifest's split; predictions and eval.json go to out_dir
- * (NULL: nothing written). */
+ * model unless cfg is given; a lone checkpoint file: its "config" metadata) on a manifest's split;
+ * predictions and eval.json go to out_dir (NULL: nothing written; created if needed). manifest
+ * NULL: the config's data.path; split NULL: its task.eval_split. Every parameter and buffer is
+ * loaded (a missing one is TASSL_ERR_FORMAT naming it; optimiser state is ignored). The kNN
+ * protocol rebuilds its bank from the config's labelled training subset. Unless quiet, the
+ * metrics are printed on stdout. On the run's own manifest and split the result equals the
+ * run's eval.json. */
 tassl_status tassl_task_evaluate(const tassl_config *cfg, const char *checkpoint,
                                  const char *manifest, const char *split, const char *out_dir,
                                  bool quiet, tassl_task_result *out);
@@ -94,13 +108,17 @@ tassl_status tassl_task_result_read(tassl_task_result *r, const char *path);
 /* ---- the labelled-subset sampler ------------------------------------------------------------ */
 
 /* Choose the labelled training subset: among the records of `split` in manifest m (train), the
- * subjects are grouped by stratum (a subject's most frequent label; one stratum when the rows
- * have no labels), each stratum's subjects sorted by name and shuffled with `seed`; fraction f
- * takes round(f · N) subjects in all (N subjects; at least 1), shared among strata by largest
- * remainder and at least one per stratum when f · N allows; shots k > 0 takes k subjects per
- * stratum instead (all when fewer). Nested: for one seed the subset of a smaller fraction is a
- * subset of a larger one's. *rows (malloc'd) receives the manifest row indices of every record
- * of the chosen subjects, ascending; *nsubjects the subjects chosen. */
+ * subjects are grouped by stratum (a subject's most frequent label, ties to the lower; one
+ * stratum when the rows have no labels), each stratum's subjects sorted by name and shuffled with
+ * `seed`; fraction f takes round(f · N) subjects in all (N subjects; at least 1), shared among
+ * strata by largest remainder and at least one per stratum when f · N allows; shots k > 0 takes
+ * k subjects per stratum instead (all when fewer). Nested: for one seed the subset of a smaller
+ * fraction is a subset of a larger one's. (To keep that true the largest remainder is applied
+ * one subject at a time — a fixed pick order: one subject per stratum, largest stratum first,
+ * then always the stratum furthest below its quota t · N_s / N — so per-stratum counts stay
+ * within one subject of the quota; subset.c.) *rows (malloc'd) receives the manifest row
+ * indices of every record of the chosen subjects, ascending; *nsubjects the subjects chosen.
+ * TASSL_ERR_ARG for f outside (0, 1] (when shots is 0), shots < 0, or no record in split. */
 struct tassl_manifest;
 tassl_status tassl_label_subset(const struct tassl_manifest *m, int split, double fraction,
                                 int shots, uint64_t seed, int **rows, int *nrows, int *nsubjects);

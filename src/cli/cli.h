@@ -42,8 +42,16 @@ int tassl_cmd_data(int argc, char **argv);
 void tassl_cmd_data_help(FILE *out);
 int tassl_cmd_bench_pretrain(int argc, char **argv);
 void tassl_cmd_bench_pretrain_help(FILE *out);
+int tassl_cmd_recommend(int argc, char **argv);
+void tassl_cmd_recommend_help(FILE *out);
 int tassl_cmd_report(int argc, char **argv);
 void tassl_cmd_report_help(FILE *out);
+int tassl_cmd_finetune(int argc, char **argv);
+void tassl_cmd_finetune_help(FILE *out);
+int tassl_cmd_eval(int argc, char **argv);
+void tassl_cmd_eval_help(FILE *out);
+int tassl_cmd_benchmark(int argc, char **argv);
+void tassl_cmd_benchmark_help(FILE *out);
 
 /* "--opt value" / "--opt=value" parsing: returns the value of argv[*i] if it is `name`, advancing
  * *i past a separate value; NULL if argv[*i] is not this option. Sets *missing if no value. */

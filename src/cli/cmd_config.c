@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "tassl/task.h"
 #include "tassl/config.h"
 #include "tassl/ssl.h"
 
@@ -116,7 +117,7 @@ bad:
 }
 
 int tassl_cmd_config(int argc, char **argv) {
-    tassl_ssl_register_config(); /* method.*, ssl.*, data.* keys of the SSL layer */
+    tassl_task_register_config(); /* method.*, ssl.*, data.* of the SSL layer; task.* */
     if (argc < 2) {
         tassl_cmd_config_help(stderr);
         return 2;

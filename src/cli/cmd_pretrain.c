@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "tassl/task.h"
 #include "tassl/config.h"
 #include "tassl/ssl.h"
 
@@ -28,7 +29,7 @@ void tassl_cmd_pretrain_help(FILE *out) {
             "  --stop-after N     stop after step N with a checkpoint, as an interruption would\n"
             "  --quiet            print nothing (train.log still gets everything)\n\n"
             "methods:\n");
-    if (tassl_ssl_register_config() != TASSL_OK) return;
+    if (tassl_task_register_config() != TASSL_OK) return;
     for (int i = 0; i < tassl_ssl_method_count(); i++) {
         const tassl_ssl_method *m = tassl_ssl_method_at(i);
         fprintf(out, "  %-10s %-16s %s\n", m->name, m->paradigm, m->summary);
@@ -38,7 +39,7 @@ void tassl_cmd_pretrain_help(FILE *out) {
 }
 
 int tassl_cmd_pretrain(int argc, char **argv) {
-    if (tassl_ssl_register_config() != TASSL_OK) {
+    if (tassl_task_register_config() != TASSL_OK) {
         fprintf(stderr, "tassl pretrain: %s\n", tassl_last_error());
         return 1;
     }

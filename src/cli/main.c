@@ -31,8 +31,16 @@ static const tassl_cmd cmds[] = {
      tassl_cmd_data_help},
     {"bench-pretrain", "speed and memory of one SimCLR / Models Genesis 3D step (tools/bench-pretrain)",
      tassl_cmd_bench_pretrain, tassl_cmd_bench_pretrain_help},
+    {"recommend", "recommend a method, augmentation, sizes and schedule, and write its config",
+     tassl_cmd_recommend, tassl_cmd_recommend_help},
     {"report", "HTML report with figures of a suite or finetune run directory", tassl_cmd_report,
      tassl_cmd_report_help},
+    {"finetune", "train a downstream task on a labelled subset and evaluate it (issue 7)",
+     tassl_cmd_finetune, tassl_cmd_finetune_help},
+    {"eval", "evaluate a finetuned checkpoint on a manifest's split", tassl_cmd_eval,
+     tassl_cmd_eval_help},
+    {"benchmark", "the evaluation protocol: inits x label fractions x seeds, results and table",
+     tassl_cmd_benchmark, tassl_cmd_benchmark_help},
 };
 #define NCMDS ((int)(sizeof cmds / sizeof cmds[0]))
 

@@ -1,9 +1,12 @@
 /* optim.c — SGD, AdamW and LARS over a flat parameter buffer.
  *
  * At creation the entries of the parameter set become a run table (kern_optim.h): one row per
- * entry {offset, offset + numel, flags, norm index}; non-trainable entries get no UPDATE flag,
- * excluded names no DECAY (and, for LARS, no ADAPT). A step is then one kernel launch (LARS: two
- * reduction kernels for the per-parameter norms first). State buffers have the parameters'
+ * entry {offset, offset + numel, flags, norm index}; non-trainable entries get no row, excluded
+ * names no DECAY (and, for LARS, no ADAPT). Per-parameter learning rates
+ * (tassl_optim_set_lr_mult) order the rows by multiplier: each group is a slice of the table,
+ * launched with its own lr; frozen entries (multiplier 0) get no row. A step is then one kernel
+ * launch per group, one in all by default (LARS: two reduction kernels for the per-parameter
+ * norms first). State buffers have the parameters'
  * layout, zero-filled, with per-entry views for checkpoints. */
 #include <fnmatch.h>
 #include <math.h>
@@ -12,6 +15,14 @@
 #include "internal.h"
 
 #define MAX_STATE 2
+#define MAX_GROUPS 8 /* distinct learning-rate multipliers */
+
+/* Rows of the run table with one learning-rate multiplier: a contiguous slice of the table
+ * (rows [first, first + nrows), sorted by start within it), launched as one kernel. */
+typedef struct lr_group {
+    double mult;
+    int64_t first, nrows, span;
+} lr_group;
 
 struct tassl_optim {
     tassl_params *params;
@@ -22,8 +33,11 @@ struct tassl_optim {
     int64_t steps;
     int n;                   /* entries */
     bool *decay;             /* per entry */
+    double *mult;            /* per entry: learning-rate multiplier (1; 0 = frozen) */
     tassl_buf *runs;
     int64_t nruns, span;     /* rows; end of the last row */
+    int ngroups;
+    lr_group group[MAX_GROUPS];
     int nstate;
     const char *suffix[MAX_STATE];
     tassl_buf *state[MAX_STATE];
@@ -126,6 +140,7 @@ void tassl_optim_free(tassl_optim *o) {
     if (o->has_lars) tassl_sumsq_plan_free(&o->lars);
     if (o->has_clip) tassl_sumsq_plan_free(&o->clip);
     free(o->decay);
+    free(o->mult);
     free(o->no_decay);
     free(o);
 }
@@ -144,32 +159,59 @@ static tassl_status build(tassl_optim *o) {
         free(rows), free(st), free(ln), free(gr);
         return tassl_error(TASSL_ERR_NOMEM, "optimiser: out of host memory");
     }
-    int nr = 0, ng = 0;
+    /* the distinct multipliers of the updated entries, in order of first appearance */
+    o->ngroups = 0;
     for (int i = 0; i < n; i++) {
-        const tassl_tensor *t = tassl_params_get(p, i);
-        bool trainable = !tassl_params_is_buffer(p, i);
-        bool excl = name_excluded(o->no_decay, t->name) || (o->cfg.no_decay_1d && t->ndim <= 1);
-        o->decay[i] = trainable && !excl;
-        if (!trainable || tassl_numel(t) == 0) continue;
-        int32_t f = TASSL_RUN_UPDATE | (o->decay[i] ? TASSL_RUN_DECAY : 0);
-        int32_t idx = 0;
-        if (o->cfg.kind == TASSL_OPTIM_LARS && !excl) {
-            f |= TASSL_RUN_ADAPT;
-            st[ng] = t->off;
-            ln[ng] = tassl_numel(t);
-            gr[ng] = ng;
-            idx = ng++;
+        if (tassl_params_is_buffer(p, i) || o->mult[i] == 0.0) continue;
+        int g = 0;
+        while (g < o->ngroups && o->group[g].mult != o->mult[i]) g++;
+        if (g == o->ngroups) {
+            if (g == MAX_GROUPS) {
+                free(rows), free(st), free(ln), free(gr);
+                return tassl_error(TASSL_ERR_ARG, "optimiser: more than %d distinct learning-rate "
+                                   "multipliers", MAX_GROUPS);
+            }
+            o->group[o->ngroups++] = (lr_group){.mult = o->mult[i]};
         }
-        rows[4 * nr] = (int32_t)t->off;
-        rows[4 * nr + 1] = (int32_t)(t->off + tassl_numel(t));
-        rows[4 * nr + 2] = f;
-        rows[4 * nr + 3] = idx;
-        nr++;
+    }
+    int nr = 0, ng = 0;
+    for (int g = 0; g < o->ngroups; g++) {
+        o->group[g].first = nr;
+        for (int i = 0; i < n; i++) {
+            const tassl_tensor *t = tassl_params_get(p, i);
+            if (tassl_params_is_buffer(p, i) || tassl_numel(t) == 0 ||
+                o->mult[i] != o->group[g].mult)
+                continue;
+            bool excl = name_excluded(o->no_decay, t->name) || (o->cfg.no_decay_1d && t->ndim <= 1);
+            int32_t f = TASSL_RUN_UPDATE | (excl ? 0 : TASSL_RUN_DECAY);
+            int32_t idx = 0;
+            if (o->cfg.kind == TASSL_OPTIM_LARS && !excl) {
+                f |= TASSL_RUN_ADAPT;
+                st[ng] = t->off;
+                ln[ng] = tassl_numel(t);
+                gr[ng] = ng;
+                idx = ng++;
+            }
+            rows[4 * nr] = (int32_t)t->off;
+            rows[4 * nr + 1] = (int32_t)(t->off + tassl_numel(t));
+            rows[4 * nr + 2] = f;
+            rows[4 * nr + 3] = idx;
+            nr++;
+        }
+        o->group[g].nrows = nr - o->group[g].first;
+        o->group[g].span = o->group[g].nrows ? rows[4 * (nr - 1) + 1] : 0;
+    }
+    for (int i = 0; i < n; i++) { /* weight decay: trainable, not excluded, not frozen */
+        const tassl_tensor *t = tassl_params_get(p, i);
+        bool excl = name_excluded(o->no_decay, t->name) || (o->cfg.no_decay_1d && t->ndim <= 1);
+        o->decay[i] = !tassl_params_is_buffer(p, i) && !excl && o->mult[i] != 0.0;
     }
     o->nruns = nr;
-    o->span = nr ? rows[4 * (nr - 1) + 1] : 0;
-    tassl_status s = tassl_optim_upload_i32(o->dev, rows, 4 * (int64_t)nr, &o->runs);
-    if (s == TASSL_OK && o->cfg.kind == TASSL_OPTIM_LARS) {
+    o->span = 0;
+    for (int g = 0; g < o->ngroups; g++)
+        if (o->group[g].span > o->span) o->span = o->group[g].span;
+    tassl_status s = nr ? tassl_optim_upload_i32(o->dev, rows, 4 * (int64_t)nr, &o->runs) : TASSL_OK;
+    if (s == TASSL_OK && o->cfg.kind == TASSL_OPTIM_LARS && ng > 0) {
         s = tassl_sumsq_plan_init(&o->lars, o->dev, ng, st, ln, gr, ng);
         o->has_lars = s == TASSL_OK;
     }
@@ -219,9 +261,12 @@ tassl_status tassl_optim_new(tassl_params *params, const tassl_optim_config *cfg
     o->cfg = *cfg;
     o->n = tassl_params_count(params);
     o->decay = calloc((size_t)(o->n > 0 ? o->n : 1), sizeof(bool));
+    o->mult = malloc(sizeof(double) * (size_t)(o->n > 0 ? o->n : 1));
+    for (int i = 0; o->mult && i < o->n; i++)
+        o->mult[i] = 1.0;
     if (cfg->no_decay && cfg->no_decay[0]) o->no_decay = strdup(cfg->no_decay);
     o->cfg.no_decay = o->no_decay;
-    if (!o->decay || (cfg->no_decay && cfg->no_decay[0] && !o->no_decay))
+    if (!o->decay || !o->mult || (cfg->no_decay && cfg->no_decay[0] && !o->no_decay))
         s = tassl_error(TASSL_ERR_NOMEM, "optimiser: out of host memory");
     if (s == TASSL_OK) s = build(o);
     if (s == TASSL_OK) {
@@ -248,7 +293,6 @@ tassl_status tassl_optim_step(tassl_optim *o, double lr) {
     const tassl_optim_config *c = &o->cfg;
     int64_t t = o->steps + 1;
     tassl_optim_hp hp = {0};
-    hp.lr = (float)lr;
     hp.momentum = (float)c->momentum;
     hp.dampening = (float)c->dampening;
     hp.one_m_dampening = (float)(1.0 - c->dampening);
@@ -260,30 +304,38 @@ tassl_status tassl_optim_step(tassl_optim *o, double lr) {
     hp.one_m_beta1 = (float)(1.0 - c->beta1);
     hp.one_m_beta2 = (float)(1.0 - c->beta2);
     hp.eps = (float)c->eps;
-    hp.decay_keep = (float)(1.0 - lr * c->weight_decay);
-    hp.step_size = (float)(lr / (1.0 - pow(c->beta1, (double)t)));
     hp.bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, (double)t));
     hp.trust_coef = (float)c->trust_coef;
     tassl_ptr pp = tassl_optim_ptr(tassl_params_flat(o->params));
     tassl_ptr gp = tassl_optim_ptr(tassl_params_flat_grad(o->params));
-    tassl_ptr runs = tassl_optim_bufptr(o->runs), none = {NULL, 0};
+    tassl_ptr none = {NULL, 0};
     tassl_ptr s0 = o->nstate > 0 ? tassl_optim_bufptr(o->state[0]) : none;
     const tassl_kern_optim *k = o->dev->be->optim;
     tassl_status s = TASSL_OK;
-    if (o->nruns > 0) switch (c->kind) {
-    case TASSL_OPTIM_SGD:
-        s = k->sgd(o->dev, pp, gp, s0, runs, o->nruns, o->span, &hp);
-        break;
-    case TASSL_OPTIM_ADAMW:
-        s = k->adamw(o->dev, pp, gp, s0, tassl_optim_bufptr(o->state[1]), runs, o->nruns, o->span,
-                     &hp);
-        break;
-    case TASSL_OPTIM_LARS:
-        s = tassl_sumsq_plan_run(&o->lars, pp, gp);
-        if (s == TASSL_OK)
-            s = k->lars(o->dev, pp, gp, s0, tassl_optim_bufptr(o->lars.out), runs, o->nruns,
-                        o->span, &hp);
-        break;
+    if (c->kind == TASSL_OPTIM_LARS && o->has_lars) s = tassl_sumsq_plan_run(&o->lars, pp, gp);
+    /* one launch per learning-rate group: its slice of the run table, its own lr */
+    for (int g = 0; g < o->ngroups && s == TASSL_OK; g++) {
+        const lr_group *gr = &o->group[g];
+        if (gr->nrows == 0) continue;
+        double glr = lr * gr->mult;
+        hp.lr = (float)glr;
+        hp.decay_keep = (float)(1.0 - glr * c->weight_decay);
+        hp.step_size = (float)(glr / (1.0 - pow(c->beta1, (double)t)));
+        tassl_ptr runs = {o->runs, 4 * gr->first};
+        switch (c->kind) {
+        case TASSL_OPTIM_SGD:
+            s = k->sgd(o->dev, pp, gp, s0, runs, gr->nrows, gr->span, &hp);
+            break;
+        case TASSL_OPTIM_ADAMW:
+            s = k->adamw(o->dev, pp, gp, s0, tassl_optim_bufptr(o->state[1]), runs, gr->nrows,
+                         gr->span, &hp);
+            break;
+        case TASSL_OPTIM_LARS: {
+            tassl_ptr norms = o->has_lars ? tassl_optim_bufptr(o->lars.out) : none;
+            s = k->lars(o->dev, pp, gp, s0, norms, runs, gr->nrows, gr->span, &hp);
+            break;
+        }
+        }
     }
     if (s != TASSL_OK) return tassl_ctx_fail(o->ctx, s);
     o->steps = t;
@@ -301,6 +353,40 @@ bool tassl_optim_decays(const tassl_optim *o, int i) {
     TASSL_CHECK(i >= 0 && i < o->n, "tassl_optim_decays: entry %d of %d", i, o->n);
     return o->decay[i];
 }
+tassl_status tassl_optim_set_lr_mult(tassl_optim *o, const char *patterns, double mult) {
+    if (!(mult >= 0) || !isfinite(mult))
+        return tassl_error(TASSL_ERR_ARG, "%s: learning-rate multiplier %g for '%s' must be "
+                           "finite and >= 0", tassl_optim_kind_name(o->cfg.kind), mult,
+                           patterns ? patterns : "");
+    /* check the group count first: the only failure a caller can cause */
+    double seen[MAX_GROUPS];
+    int nseen = 0;
+    for (int i = 0; i < o->n; i++) {
+        double m = name_excluded(patterns, tassl_params_get(o->params, i)->name) ? mult : o->mult[i];
+        if (tassl_params_is_buffer(o->params, i) || m == 0.0) continue;
+        int g = 0;
+        while (g < nseen && seen[g] != m) g++;
+        if (g < nseen) continue;
+        if (nseen == MAX_GROUPS)
+            return tassl_error(TASSL_ERR_ARG, "optimiser: more than %d distinct learning-rate "
+                               "multipliers", MAX_GROUPS);
+        seen[nseen++] = m;
+    }
+    for (int i = 0; i < o->n; i++)
+        if (name_excluded(patterns, tassl_params_get(o->params, i)->name)) o->mult[i] = mult;
+    /* rebuild the run table (and LARS's norm plan) with the new groups */
+    if (o->runs) o->dev->be->buf_free(o->dev, o->runs);
+    if (o->has_lars) tassl_sumsq_plan_free(&o->lars);
+    o->runs = NULL;
+    o->has_lars = false;
+    return build(o);
+}
+
+double tassl_optim_lr_mult(const tassl_optim *o, int i) {
+    TASSL_CHECK(i >= 0 && i < o->n, "tassl_optim_lr_mult: entry %d of %d", i, o->n);
+    return o->mult[i];
+}
+
 int tassl_optim_nstate(const tassl_optim *o) { return o->nstate; }
 const char *tassl_optim_state_suffix(const tassl_optim *o, int k) {
     TASSL_CHECK(k >= 0 && k < o->nstate, "optimiser state %d of %d", k, o->nstate);
