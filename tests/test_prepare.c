@@ -1,8 +1,10 @@
 /* test_prepare.c — `tassl data prepare` on the real Colin27 files (skipped with a message when
  * mricron-data is absent): every task's manifest loads, and no voxel of a validation or test slab
  * appears in any training sample of that task, nor anywhere in the pretraining pool (provenance of
- * every sample mapped back to Colin27's z rows through the files' affines). Also the raw readers
- * (.inv3, .npz) on truncated input. */
+ * every sample mapped back to Colin27's z rows through the files' affines); the training splits
+ * hold several subjects, so label fractions choose real, nested, stratified subsets; the data are
+ * prepared into a RELATIVE folder and read from another working directory (manifest paths are
+ * relative to the manifest's folder). Also bad input to prepare. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,10 +18,12 @@
 #include <cmocka.h>
 #include "tassl/dataset.h"
 #include "tassl/io.h"
+#include "tassl/task.h"
 
 #define MRICRON "/usr/share/mricron/templates"
 static char dir[256];
 static int have_data;
+enum { PER_CLASS = 20 }; /* lobe patches per class in training (val/test: 5) */
 static char lay3[4096], layd[4096]; /* 't' train, 'v' val, 'x' test, '-' gap/out */
 
 static int setup(void **state) {
@@ -33,13 +37,20 @@ static int setup(void **state) {
     snprintf(dir, sizeof dir, "/tmp/tassl-test-prepare-XXXXXX");
     if (!mkdtemp(dir)) return -1;
     tassl_prepare_opts o = tassl_prepare_opts_default();
-    o.dir = dir;
+    /* a relative output folder (from /tmp), then every read from another working directory */
+    char rel[300];
+    snprintf(rel, sizeof rel, "%s/data", dir + strlen("/tmp/"));
+    o.dir = rel;
     o.itk_dir = o.cranium = o.stent = NULL; /* the pool from mricron only: fast */
-    o.cls_per_class = 6;
-    if (tassl_data_prepare(&o) != TASSL_OK) {
+    o.cls_per_class = PER_CLASS;
+    if (chdir("/tmp") != 0) return -1;
+    tassl_status st = tassl_data_prepare(&o);
+    if (chdir("/") != 0) return -1;
+    if (st != TASSL_OK) {
         printf("prepare failed: %s\n", tassl_last_error());
         return -1;
     }
+    strcat(dir, "/data");
     char p[512];
     snprintf(p, sizeof p, "%s/colin27/layout.csv", dir);
     FILE *f = fopen(p, "r");
@@ -61,6 +72,7 @@ static int teardown(void **state) {
     (void)state;
     if (!have_data) return 0;
     char cmd[300];
+    *strrchr(dir, '/') = 0; /* the mkdtemp folder above data/ */
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     return system(cmd) == 0 ? 0 : -1;
 }
@@ -147,8 +159,13 @@ static void no_test_voxel_in_training(void **state) {
     assert_true(first_test - last_train - 1 >= 24);
     assert_true(first_train - last_val - 1 >= 24);
     check_manifest("colin27/seg_brain.csv", TASSL_SPLIT_TRAIN, 3, lay3, "vx", 24);
+    check_manifest("colin27/seg_lobes.csv", TASSL_SPLIT_TRAIN, 3, lay3, "vx", 32);
     check_manifest("colin27/seg_lobes.csv", TASSL_SPLIT_TRAIN, 2, lay3, "vx", 64);
     check_manifest("colin27/seg_lobes.csv", TASSL_SPLIT_TEST, 3, lay3, "tv", 24);
+    check_manifest("colin27/seg_brain_2d.csv", TASSL_SPLIT_TRAIN, 2, lay3, "vx", 96);
+    check_manifest("colin27/seg_lobes_2d.csv", TASSL_SPLIT_TRAIN, 2, lay3, "vx", 64);
+    check_manifest("colin27/seg_lobes_2d.csv", TASSL_SPLIT_TEST, 2, lay3, "tv", 64);
+    check_manifest("colin27/seg_brain_2d.csv", TASSL_SPLIT_VAL, 3, lay3, "tx", 24);
     check_manifest("colin27/cls_lobe.csv", TASSL_SPLIT_TRAIN, 3, lay3, "vx", 0);
     check_manifest("colin27/det_subcortical.csv", TASSL_SPLIT_TRAIN, 2, layd, "vx", 0);
     check_manifest("colin27/det_subcortical.csv", TASSL_SPLIT_TEST, 2, layd, "tv", 0);
@@ -177,16 +194,65 @@ static void labels_are_derived(void **state) {
     (void)state;
     if (!have_data) skip();
     char p[512];
-    /* the lobe map holds 8 lobes; the brain mask is binary and matches ch2bet > 0 */
-    snprintf(p, sizeof p, "%s/colin27/seg/lobes_train.nii.gz", dir);
-    tassl_image lob;
+    /* the training blocks' lobe maps hold labels 0..8, at least 7 lobes among them */
     tassl_read_opts ro = tassl_read_opts_default();
     ro.is_label = 1;
-    assert_int_equal(tassl_image_read(p, &ro, &lob, NULL), TASSL_OK);
-    tassl_image_stats st;
-    assert_int_equal(tassl_image_stats_compute(&lob, 0, &st), TASSL_OK);
-    assert_true(st.all_integer && st.min == 0 && st.max <= 8 && st.nlabels >= 7);
-    tassl_image_free(&lob);
+    tassl_manifest ml;
+    snprintf(p, sizeof p, "%s/colin27/seg_lobes.csv", dir);
+    assert_int_equal(tassl_manifest_read(&ml, p, NULL), TASSL_OK);
+    int present[9] = {0}, blocks = 0;
+    for (int i = 0; i < ml.n; i++) {
+        if (ml.rec[i].split != TASSL_SPLIT_TRAIN) continue;
+        tassl_image lob;
+        assert_int_equal(tassl_image_read(ml.rec[i].mask, &ro, &lob, NULL), TASSL_OK);
+        for (int64_t v = 0; v < tassl_image_voxels(&lob); v++) {
+            float x = lob.data[v];
+            assert_true(x == floorf(x) && x >= 0 && x <= 8);
+            present[(int)x] = 1;
+        }
+        assert_true(lob.d >= 32 && lob.h >= 48 && lob.w >= 48); /* a 3D patch fits */
+        tassl_image_free(&lob);
+        blocks++;
+    }
+    int nlobes = 0;
+    for (int c = 1; c <= 8; c++) nlobes += present[c];
+    assert_true(blocks >= 3 && nlobes >= 7 && present[0]);
+    tassl_manifest_free(&ml);
+    /* a 2D training record is one axial slice, its mask = ch2bet > 0 on that Colin27 row;
+     * val/test records of the 2D manifests are the slab volumes */
+    tassl_manifest m2;
+    snprintf(p, sizeof p, "%s/colin27/seg_brain_2d.csv", dir);
+    assert_int_equal(tassl_manifest_read(&m2, p, NULL), TASSL_OK);
+    tassl_image bet;
+    assert_int_equal(tassl_image_read(MRICRON "/ch2bet.nii.gz", NULL, &bet, NULL), TASSL_OK);
+    int slices = 0;
+    for (int i = 0; i < m2.n; i++) {
+        tassl_image im, mk;
+        assert_int_equal(tassl_image_read(m2.rec[i].image, NULL, &im, NULL), TASSL_OK);
+        if (m2.rec[i].split != TASSL_SPLIT_TRAIN) {
+            assert_true(im.d >= 24);
+            tassl_image_free(&im);
+            continue;
+        }
+        assert_int_equal(im.d, 1);
+        assert_true(im.h == bet.h && im.w == bet.w);
+        int64_t z = (int64_t)llround(im.affine[2][3] + 71.0); /* Colin27 row, as sample_rows */
+        assert_int_equal(lay3[z], 't');
+        assert_int_equal(tassl_image_read(m2.rec[i].mask, &ro, &mk, NULL), TASSL_OK);
+        int64_t plane = bet.h * bet.w, fg = 0;
+        for (int64_t v = 0; v < plane; v++) {
+            assert_true(mk.data[v] == (bet.data[z * plane + v] > 0 ? 1.0f : 0.0f));
+            fg += mk.data[v] > 0;
+        }
+        assert_true(fg > 0);
+        tassl_image_free(&im), tassl_image_free(&mk);
+        slices++;
+    }
+    int rows = 0;
+    for (int z = 0; z < 4096; z++) rows += lay3[z] == 't';
+    assert_int_equal(slices, rows); /* every row of the training slab */
+    tassl_image_free(&bet);
+    tassl_manifest_free(&m2);
     /* detection boxes: classes 0..5 inside 217 x 181 slices */
     snprintf(p, sizeof p, "%s/colin27/det_subcortical.csv", dir);
     tassl_manifest m;
@@ -201,6 +267,78 @@ static void labels_are_derived(void **state) {
         }
     for (int k = 0; k < 6; k++) assert_true(seen[k] > 0);
     tassl_manifest_free(&m);
+}
+
+/* Label fractions 0.05 / 0.25 / 1 on the training splits: exactly max(1, round(f·N)) subjects,
+ * three different, nested row sets (f = 1: every training record); in cls_lobe.csv the strata
+ * are the lobes, so each fraction takes the same number of patches from every lobe. */
+static void fractions_choose_subsets(void **state) {
+    (void)state;
+    if (!have_data) skip();
+    int rows = 0;
+    for (int z = 0; z < 4096; z++) rows += lay3[z] == 't';
+    const struct {
+        const char *name;
+        int subjects; /* training subjects N (-1: one per training record) */
+    } man[] = {{"cls_lobe.csv", 8 * PER_CLASS}, {"seg_brain_2d.csv", rows}, {"seg_lobes_2d.csv", rows},
+               {"seg_brain.csv", 6}, {"seg_lobes.csv", 6}, {"det_subcortical.csv", -1}};
+    const double f[3] = {0.05, 0.25, 1.0};
+    for (size_t k = 0; k < sizeof man / sizeof man[0]; k++) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/colin27/%s", dir, man[k].name);
+        tassl_manifest m;
+        assert_int_equal(tassl_manifest_read(&m, p, NULL), TASSL_OK);
+        int ntrain = 0;
+        for (int i = 0; i < m.n; i++) ntrain += m.rec[i].split == TASSL_SPLIT_TRAIN;
+        int *r[3], nr[3], ns[3];
+        for (int j = 0; j < 3; j++) {
+            assert_int_equal(tassl_label_subset(&m, TASSL_SPLIT_TRAIN, f[j], 0, 7, &r[j], &nr[j], &ns[j]), TASSL_OK);
+            int N = man[k].subjects > 0 ? man[k].subjects : ntrain;
+            int want = (int)floor(f[j] * N + 0.5);
+            if (want < 1) want = 1;
+            if (ns[j] != want) fail_msg("%s: fraction %g: %d subjects, expected %d", man[k].name, f[j], ns[j], want);
+            for (int i = 0; i < nr[j]; i++) assert_int_equal(m.rec[r[j][i]].split, TASSL_SPLIT_TRAIN);
+        }
+        assert_true(nr[0] < nr[1] && nr[1] < nr[2]); /* three different subsets */
+        assert_int_equal(nr[2], ntrain);
+        for (int j = 0; j < 2; j++) /* nested: rows of the smaller fraction are in the larger */
+            for (int i = 0, q = 0; i < nr[j]; i++) {
+                while (q < nr[j + 1] && r[j + 1][q] < r[j][i]) q++;
+                assert_true(q < nr[j + 1] && r[j + 1][q] == r[j][i]);
+            }
+        if (!strcmp(man[k].name, "cls_lobe.csv"))
+            for (int j = 0; j < 3; j++) { /* stratified: equal counts per lobe */
+                int per[8] = {0};
+                for (int i = 0; i < nr[j]; i++) per[m.rec[r[j][i]].label]++;
+                for (int c = 0; c < 8; c++)
+                    if (per[c] != nr[j] / 8) fail_msg("cls_lobe: fraction %g: lobe %d has %d patches, expected %d", f[j], c, per[c], nr[j] / 8);
+            }
+        for (int j = 0; j < 3; j++) free(r[j]);
+        tassl_manifest_free(&m);
+    }
+}
+
+/* the manifests name their files relative to their own folder (prepared from a relative DIR) */
+static void manifest_paths_relative(void **state) {
+    (void)state;
+    if (!have_data) skip();
+    const char *names[] = {"colin27/seg_brain.csv", "colin27/seg_lobes_2d.csv", "colin27/cls_lobe.csv",
+                           "colin27/det_subcortical.csv", "pool/volumes_mri.csv"};
+    for (int k = 0; k < 5; k++) {
+        char p[512], line[1024];
+        snprintf(p, sizeof p, "%s/%s", dir, names[k]);
+        FILE *f = fopen(p, "r");
+        assert_non_null(f);
+        int n = 0;
+        assert_non_null(fgets(line, sizeof line, f)); /* header */
+        while (fgets(line, sizeof line, f)) {
+            if (line[0] == '/' || strstr(line, "data/") || strstr(line, "tassl-test-prepare"))
+                fail_msg("%s: '%s' is not relative to the manifest's folder", names[k], line);
+            n++;
+        }
+        fclose(f);
+        assert_true(n > 0);
+    }
 }
 
 static void prepare_bad_input(void **state) {
@@ -222,6 +360,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(no_test_voxel_in_training),
         cmocka_unit_test(labels_are_derived),
+        cmocka_unit_test(fractions_choose_subsets),
+        cmocka_unit_test(manifest_paths_relative),
         cmocka_unit_test(prepare_bad_input),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

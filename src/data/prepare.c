@@ -153,8 +153,24 @@ static tassl_status pool_file(const tassl_prepare_opts *o, pool_out *po, const c
     return st;
 }
 
-tassl_status tassl_data_prepare(const tassl_prepare_opts *o) {
-    if (!o->dir || !*o->dir) return tassl_error(TASSL_ERR_ARG, "prepare: no output folder");
+static tassl_status prepare_in(const tassl_prepare_opts *o);
+
+tassl_status tassl_data_prepare(const tassl_prepare_opts *opts) {
+    if (!opts->dir || !*opts->dir) return tassl_error(TASSL_ERR_ARG, "prepare: no output folder");
+    /* Every file is named from an absolute DIR: tassl_manifest_write stores a path under the
+     * manifest's folder relative to it, and any other path as given — with a relative DIR that
+     * was relative to the working directory, which the reader (resolving against the
+     * manifest's folder) then doubled ("data/colin27/data/colin27/..."). */
+    char *abs = data_path_absolute(opts->dir);
+    if (!abs) return tassl_error(TASSL_ERR_IO, "%s: cannot resolve the output folder", opts->dir);
+    tassl_prepare_opts o = *opts;
+    o.dir = abs;
+    tassl_status st = prepare_in(&o);
+    free(abs);
+    return st;
+}
+
+static tassl_status prepare_in(const tassl_prepare_opts *o) {
     if (o->patch < 4 || o->patch > 64)
         return tassl_error(TASSL_ERR_ARG, "prepare: patch = %lld (expected 4..64)", (long long)o->patch);
     if (o->cls_per_class < 1 || o->det_gap < 1)

@@ -2,7 +2,10 @@
  * this very subject: brain-mask segmentation (ch2bet > 0), lobe segmentation (AAL's 116 regions
  * grouped by the lobe digit of their code in aal.nii.txt), patch classification by lobe, and
  * detection of subcortical structures (boxes on axial slices). Splits are slabs along z with
- * gaps, so no voxel of a test slab is in any training sample (see docs/DATA.md, "Slab split"). */
+ * gaps, so no voxel of a test slab is in any training sample (see docs/DATA.md, "Slab split").
+ * Within the training slab the subjects are finer — one per lobe patch, per detection slice, and
+ * (prepare_seg.c) per 2D slice / 3D in-plane block — so label fractions select real subsets;
+ * val/test subjects stay the slabs. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -46,13 +49,13 @@ static const int det_aal[6][2] = {{37, 38}, {41, 42}, {71, 72}, {73, 74}, {75, 7
 static const char *det_names[6] = {"hippocampus", "amygdala", "caudate", "putamen", "pallidum",
                                    "thalamus"};
 
-static tassl_status write_img(const char *path, const tassl_image *img, int label) {
-    (void)label; /* ch2 is 8-bit: images and labels are exact as uint8 */
+tassl_status prepare_write_u8(const char *path, const tassl_image *img) {
+    /* ch2 is 8-bit and the label maps hold at most 9 classes: uint8 is exact */
     return tassl_nifti_write(path, img, TASSL_NIFTI_UINT8, 1);
 }
 
-static tassl_status add_row(tassl_manifest *m, const char *img, const char *mask, int label,
-                            const tassl_box *boxes, int nb, const char *subject, int split) {
+tassl_status prepare_add_row(tassl_manifest *m, const char *img, const char *mask, int label,
+                             const tassl_box *boxes, int nb, const char *subject, int split) {
     tassl_record r;
     memset(&r, 0, sizeof r);
     r.image = (char *)img;
@@ -175,8 +178,8 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
     *nz = D;
     if (!o->colin) goto layout_only;
     data_fmt(base, sizeof base, "%s/colin27", o->dir);
-    const char *subs[] = {"seg", "cls_lobe", "det"};
-    for (int k = 0; k < 3 && st == TASSL_OK; k++) {
+    const char *subs[] = {"seg", "seg2d", "cls_lobe", "det"};
+    for (int k = 0; k < 4 && st == TASSL_OK; k++) {
         data_fmt(p, sizeof p, "%s/%s", base, subs[k]);
         st = data_mkdirs(p);
     }
@@ -192,39 +195,18 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
             if (fclose(f) != 0) st = tassl_error(TASSL_ERR_IO, "%s: write failed", p);
         }
     }
-    /* segmentation slabs */
-    tassl_manifest mb, ml, mc, md;
-    memset(&mb, 0, sizeof mb), memset(&ml, 0, sizeof ml), memset(&mc, 0, sizeof mc), memset(&md, 0, sizeof md);
-    for (int s = 0; s < 3 && st == TASSL_OK; s++) {
-        const char *sn = tassl_split_name((tassl_split)s);
-        char subj[64], pi[PATH_MAX], pb[PATH_MAX], pl[PATH_MAX];
-        snprintf(subj, sizeof subj, "colin27-z%lld-%lld", (long long)s3[s][0], (long long)s3[s][1]);
-        tassl_image a, b, c;
-        st = prepare_crop_z(&t1, s3[s][0], s3[s][1], &a);
-        if (st != TASSL_OK) break;
-        prepare_crop_z(&brain, s3[s][0], s3[s][1], &b);
-        prepare_crop_z(&lobes, s3[s][0], s3[s][1], &c);
-        data_fmt(pi, sizeof pi, "%s/seg/t1_%s.nii.gz", base, sn);
-        data_fmt(pb, sizeof pb, "%s/seg/brain_%s.nii.gz", base, sn);
-        data_fmt(pl, sizeof pl, "%s/seg/lobes_%s.nii.gz", base, sn);
-        st = write_img(pi, &a, 0);
-        if (st == TASSL_OK) st = write_img(pb, &b, 1);
-        if (st == TASSL_OK) st = write_img(pl, &c, 1);
-        tassl_image_free(&a), tassl_image_free(&b), tassl_image_free(&c);
-        if (st == TASSL_OK) st = add_row(&mb, pi, pb, -1, NULL, 0, subj, s);
-        if (st == TASSL_OK) st = add_row(&ml, pi, pl, -1, NULL, 0, subj, s);
-    }
-    PREP_LOG(o, "colin27: segmentation slabs (z) train %lld-%lld, val %lld-%lld, test %lld-%lld\n",
-             (long long)s3[0][0], (long long)s3[0][1] - 1, (long long)s3[1][0], (long long)s3[1][1] - 1,
-             (long long)s3[2][0], (long long)s3[2][1] - 1);
+    tassl_manifest mc, md;
+    memset(&mc, 0, sizeof mc), memset(&md, 0, sizeof md);
+    /* segmentation: 3D blocks and 2D slices of the training slab, val/test slab volumes */
+    if (st == TASSL_OK) st = prepare_colin_seg(o, base, &t1, &brain, &lobes, (const int64_t(*)[2])s3);
     /* lobe patches: centre voxel's lobe, patch inside the slab */
     int64_t *cand = malloc((size_t)nv * sizeof *cand);
     if (!cand && st == TASSL_OK) st = tassl_error(TASSL_ERR_NOMEM, "out of memory");
     int counts[3][9] = {{0}};
     for (int s = 0; s < 3 && st == TASSL_OK; s++) {
         int want = s == TASSL_SPLIT_TRAIN ? o->cls_per_class : (o->cls_per_class + 3) / 4;
-        char subj[64];
-        snprintf(subj, sizeof subj, "colin27-z%lld-%lld", (long long)s3[s][0], (long long)s3[s][1]);
+        char subj[64], slab[64];
+        snprintf(slab, sizeof slab, "colin27-z%lld-%lld", (long long)s3[s][0], (long long)s3[s][1]);
         for (int c = 1; c <= 8 && st == TASSL_OK; c++) {
             int64_t n = 0;
             for (int64_t z = s3[s][0] + P / 2; z + (P - P / 2) <= s3[s][1]; z++)
@@ -244,9 +226,15 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
                 if (st != TASSL_OK) break;
                 data_fmt(p, sizeof p, "%s/cls_lobe/%s_%s_%03d.nii.gz", base,
                          tassl_split_name((tassl_split)s), lobe_names[c], k);
-                st = write_img(p, &a, 0);
+                st = prepare_write_u8(p, &a);
                 tassl_image_free(&a);
-                if (st == TASSL_OK) st = add_row(&mc, p, NULL, c - 1, NULL, 0, subj, s);
+                /* training patches: each its own subject, so label fractions pick patches
+                 * (stratified by lobe); val/test patches: the slab (docs/DATA.md) */
+                if (s == TASSL_SPLIT_TRAIN)
+                    snprintf(subj, sizeof subj, "colin27-lobe-%s-%03d", lobe_names[c], k);
+                else
+                    snprintf(subj, sizeof subj, "%s", slab);
+                if (st == TASSL_OK) st = prepare_add_row(&mc, p, NULL, c - 1, NULL, 0, subj, s);
                 counts[s][c]++;
             }
         }
@@ -286,24 +274,21 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
         st = prepare_crop_z(&t1, z, z + 1, &a);
         if (st != TASSL_OK) break;
         data_fmt(p, sizeof p, "%s/det/%s_z%03lld.nii.gz", base, tassl_split_name((tassl_split)s), (long long)z);
-        st = write_img(p, &a, 0);
+        st = prepare_write_u8(p, &a);
         tassl_image_free(&a);
+        /* training slices: one subject each (the two blocks of training rows would give label
+         * fractions only 1 or 2 subjects); val/test: their block */
         char subj[64];
-        snprintf(subj, sizeof subj, "colin27-detblock%lld-%s", (long long)((z - d0) / cyc),
-                 tassl_split_name((tassl_split)s));
-        if (st == TASSL_OK) st = add_row(&md, p, NULL, -1, boxes, nb, subj, s);
+        if (s == TASSL_SPLIT_TRAIN)
+            snprintf(subj, sizeof subj, "colin27-z%03lld", (long long)z);
+        else
+            snprintf(subj, sizeof subj, "colin27-detblock%lld-%s", (long long)((z - d0) / cyc),
+                     tassl_split_name((tassl_split)s));
+        if (st == TASSL_OK) st = prepare_add_row(&md, p, NULL, -1, boxes, nb, subj, s);
         ndet[s]++;
     }
     PREP_LOG(o, "colin27: detection slices %d train, %d val, %d test (%s, ...)\n", ndet[0], ndet[1],
              ndet[2], det_names[0]);
-    if (st == TASSL_OK) {
-        data_fmt(q, sizeof q, "%s/seg_brain.csv", base);
-        st = tassl_manifest_write(&mb, q);
-    }
-    if (st == TASSL_OK) {
-        data_fmt(q, sizeof q, "%s/seg_lobes.csv", base);
-        st = tassl_manifest_write(&ml, q);
-    }
     if (st == TASSL_OK) {
         data_fmt(q, sizeof q, "%s/cls_lobe.csv", base);
         st = tassl_manifest_write(&mc, q);
@@ -312,7 +297,7 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
         data_fmt(q, sizeof q, "%s/det_subcortical.csv", base);
         st = tassl_manifest_write(&md, q);
     }
-    tassl_manifest_free(&mb), tassl_manifest_free(&ml), tassl_manifest_free(&mc), tassl_manifest_free(&md);
+    tassl_manifest_free(&mc), tassl_manifest_free(&md);
 layout_only:
     free(lay3);
     free(layd);
