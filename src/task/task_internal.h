@@ -76,9 +76,7 @@ extern const task_ops task_classification;
 extern const task_ops task_segmentation;
 extern const task_ops task_detection;
 
-/* tasks.c: the ops of a kind, or NULL if that kind is not built into this library (no error
- * set). Which kinds exist is found at configure time: src/task/meson.build looks for
- * segmentation.c / detection.c and writes src/task/task_kinds.h into the build tree. */
+/* tasks.c: the ops of a kind, or NULL for a value outside the enum (no error set). */
 const task_ops *task_ops_of(tassl_task_kind k);
 
 /* ---- what the driver gives the tasks (finetune.c) ------------------------------------------
