@@ -57,6 +57,22 @@ __kernel void rng(__global float *y, int yo, int n, int dist, uint seed_lo, uint
     y[yo + i] = v;
 }
 
+/* d[i] (=|+=) s[i] for i < n, both contiguous; 16 elements per work-item. */
+__kernel void copy_flat(__global const float *s, int soff, __global float *d, int doff,
+                        int accumulate, int n) {
+    int i0 = get_global_id(0) * 16;
+    if (i0 >= n) return;
+    s += soff + i0;
+    d += doff + i0;
+    if (i0 + 16 <= n) {
+        float16 v = vload16(0, s);
+        if (accumulate) v += vload16(0, d);
+        vstore16(v, 0, d);
+        return;
+    }
+    for (int i = 0; i < n - i0; i++) d[i] = accumulate ? d[i] + s[i] : s[i];
+}
+
 __kernel void copy(__global const float *s, tview sv, __global float *d, tview dv, int accumulate,
                    int n) {
     int i = get_global_id(0);

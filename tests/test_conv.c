@@ -6,8 +6,12 @@
  *     stride, padding, dilation, groups, bias;
  *   - adjointness: <conv(x), y> == <x, conv_transpose(y)> with the same weight;
  *   - batch chunking: a tiny TASSL_CONV_CHUNK gives the same forward and backward results;
- *   - the stride-1 data gradient (a forward pass over dy) agrees with the general col2im path.
- * Every test runs on ref and, when one opens, on the OpenCL CPU device. */
+ *   - the stride-1 data gradient (a forward pass over dy) agrees with the general col2im path;
+ *   - the implicit-GEMM convolution (pocl CPU devices) agrees with the im2col + GEMM path
+ *     (TASSL_CONV=im2col) and the reference on every output and gradient, on shapes that take
+ *     its special paths and on benchmark-like ones.
+ * Every test runs on ref and, when one opens, on the OpenCL CPU device. The chunking and data
+ * gradient tests force the im2col path (TASSL_CONV=im2col), which is the one they are about. */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -458,6 +462,7 @@ static void test_chunking(void **state) {
             snprintf(budgets[0], 32, "%lld", (long long)(2 * (img_c * K + mat_c) * L + 1));
             snprintf(budgets[1], 32, "%lld", (long long)(2 * img_c * K * row + 1));
             snprintf(budgets[2], 32, "1");
+            setenv("TASSL_CONV", "im2col", 1); /* chunks are the im2col path's */
             for (int di = 0; di < ndevs; di++) {
                 float *whole[4], *chunked[4];
                 unsetenv("TASSL_CONV_CHUNK");
@@ -477,6 +482,7 @@ static void test_chunking(void **state) {
                 for (int k = 0; k < 4; k++)
                     free(whole[k]);
             }
+            unsetenv("TASSL_CONV");
             free(x), free(w), free(g);
         }
 }
@@ -510,6 +516,7 @@ static void test_dgrad_paths(void **state) {
         float *g = malloc((size_t)n[0] * sizeof(float)), b[8];
         fill_random(x, n[1], 21), fill_random(w, n[2], 22), fill_random(g, n[0], 23);
         fill_random(b, 8, 24);
+        setenv("TASSL_CONV", "im2col", 1); /* the data gradient paths of im2col + GEMM */
         for (int di = 0; di < ndevs; di++)
             for (int chunked = 0; chunked <= 1; chunked++) {
                 float *fast[4], *gen[4];
@@ -527,8 +534,73 @@ static void test_dgrad_paths(void **state) {
                     free(fast[k]), free(gen[k]);
                 }
             }
+        unsetenv("TASSL_CONV");
         free(x), free(w), free(g);
     }
+}
+
+/* ---- implicit GEMM vs im2col + GEMM vs reference -------------------------------------------- */
+
+/* On the OpenCL CPU device conv forward, the stride-1 data gradient and both weight gradients
+ * run as implicit GEMMs (no column buffer); TASSL_CONV=im2col forces the im2col path. Each
+ * configuration runs forward + backward on ref, on cpu (implicit) and on cpu (im2col), and all
+ * outputs and gradients must agree. Shapes: output rows of 16, 32 and 64 (whole-vector copies of
+ * the gather, masked at the padded edges), 8 and 24 (8-wide copies), 13 (element by element),
+ * stride 2, dilation, groups, batch 1, channel counts that are not multiples of the 6 × 16 tile,
+ * more rows than one work-item block (Cout 200), more positions than one (L > 128), and weight
+ * gradients whose position split crosses images. */
+static void test_implicit(void **state) {
+    (void)state;
+    /* clang-format off */
+    const cfg cs[] = {
+      {"2d w16 p1", 2, 2, 5, 7, {1, 6, 16}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, {0}, 1, 1},
+      {"2d w8 d2", 2, 3, 3, 4, {1, 8, 8}, {1, 3, 3}, {1, 1, 1}, {0, 2, 2}, {1, 2, 2}, {0}, 1, 1},
+      {"2d w24 g2 b1", 2, 1, 4, 6, {1, 5, 24}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, {0}, 2, 1},
+      {"2d w13", 2, 2, 3, 5, {1, 7, 13}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, {0}, 1, 0},
+      {"2d s2 w32", 2, 2, 3, 4, {1, 9, 64}, {1, 3, 3}, {1, 2, 2}, {0, 1, 1}, {1, 1, 1}, {0, 1, 1}, 1, 1},
+      {"2d 1x1 w16", 2, 3, 6, 9, {1, 4, 16}, {1, 1, 1}, {1, 1, 1}, {0}, {1, 1, 1}, {0}, 1, 1},
+      {"2d m200", 2, 1, 3, 200, {1, 3, 48}, {1, 1, 3}, {1, 1, 1}, {0, 0, 1}, {1, 1, 1}, {0}, 1, 1},
+      {"2d bench-like", 2, 3, 16, 32, {1, 16, 64}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1}, {1, 1, 1}, {0}, 1, 0},
+      {"3d w16 g2", 3, 1, 4, 6, {3, 4, 16}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0}, 2, 1},
+      {"3d bench-like", 3, 2, 8, 12, {8, 8, 32}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0}, 1, 1},
+    };
+    /* clang-format on */
+    const char *names[4] = {"y", "dx", "dw", "db"};
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++)
+        for (int tr = 0; tr <= 1; tr++) {
+            const cfg *c = &cs[ci];
+            if (tr && (c->groups > 1 || c->s[2] > 1)) continue; /* transposed: plain shapes */
+            int64_t xs[5], ws[5], ys[5];
+            shapes(c, tr, xs, ws, ys);
+            const int nd = 2 + c->nsp;
+            const int64_t n[4] = {prod(nd, ys), prod(nd, xs), prod(nd, ws), c->cout};
+            float *x = malloc((size_t)n[1] * sizeof(float));
+            float *w = malloc((size_t)n[2] * sizeof(float));
+            float *g = malloc((size_t)n[0] * sizeof(float));
+            float *b = malloc((size_t)c->cout * sizeof(float));
+            fill_random(x, n[1], 31), fill_random(w, n[2], 32), fill_random(g, n[0], 33);
+            fill_random(b, c->cout, 34);
+            float *want[4];
+            run_with_grads(devs[0], c, tr, x, w, b, g, want); /* ref */
+            for (int di = 1; di < ndevs; di++)
+                for (int im2col = 0; im2col <= 1; im2col++) {
+                    float *got[4];
+                    if (im2col) setenv("TASSL_CONV", "im2col", 1);
+                    run_with_grads(devs[di], c, tr, x, w, b, g, got);
+                    unsetenv("TASSL_CONV");
+                    for (int k = 0; k < 4; k++) {
+                        char what[256];
+                        snprintf(what, sizeof what, "%s%s, %s path: %s vs ref",
+                                 tr ? "transposed " : "", c->name, im2col ? "im2col" : "implicit",
+                                 names[k]);
+                        assert_close(got[k], want[k], n[k], 1e-5, what);
+                        free(got[k]);
+                    }
+                }
+            for (int k = 0; k < 4; k++)
+                free(want[k]);
+            free(x), free(w), free(g), free(b);
+        }
 }
 
 int main(void) {
@@ -536,6 +608,7 @@ int main(void) {
         cmocka_unit_test(test_hand_values), cmocka_unit_test(test_shapes),
         cmocka_unit_test(test_direct),      cmocka_unit_test(test_adjoint),
         cmocka_unit_test(test_chunking),    cmocka_unit_test(test_dgrad_paths),
+        cmocka_unit_test(test_implicit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

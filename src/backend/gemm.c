@@ -4,7 +4,9 @@
  * of each backend is its default): pocl CPU devices get the register-tile kernels (cl/gemm.cl),
  * other OpenCL devices clBLAST. A `tassl tune` result in the user's cache (tune.h) overrides the
  * row for its device. Callers never change. TASSL_GEMM=<impl name> forces an implementation
- * (benchmarks, debugging); a forced "tile" keeps the device's tile parameters if it has some. */
+ * (benchmarks, debugging); a forced "tile" keeps the device's tile parameters if it has some.
+ * Convolutions run as implicit GEMMs (tassl_conv_gemm) wherever the tile kernels are the GEMM;
+ * TASSL_CONV=im2col forces the im2col + GEMM path there too. */
 #include <stdlib.h>
 #include <string.h>
 #include "gemm.h"
@@ -96,4 +98,19 @@ tassl_status tassl_gemm(tassl_device *dev, const tassl_gemm_args *a) {
                 (long long)a->lda, (long long)a->ldb, (long long)a->ldc);
     if (a->m == 0 || a->n == 0) return TASSL_OK;
     return dev->gemm->fn(dev, a, dev->gemm_params);
+}
+
+int tassl_conv_gemm_available(const tassl_device *dev) {
+    const char *e = getenv("TASSL_CONV");
+    if (e && strcmp(e, "im2col") == 0) return 0;
+    return dev->info.backend == TASSL_BACKEND_OPENCL && is_tile(dev->gemm);
+}
+
+tassl_status tassl_conv_gemm(tassl_device *dev, const tassl_conv_gemm_args *a) {
+    if (!tassl_conv_gemm_available(dev))
+        return tassl_error(TASSL_ERR_UNSUPPORTED,
+                           "tassl_conv_gemm: no implicit-GEMM convolution on device %s (GEMM "
+                           "implementation %s)",
+                           dev->info.name, dev->gemm ? dev->gemm->name : "none");
+    return tassl_cl_conv_gemm(dev, a, (const tassl_gemm_params *)dev->gemm_params);
 }

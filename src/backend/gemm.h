@@ -13,6 +13,7 @@
 #define TASSL_GEMM_H
 
 #include "backend.h"
+#include "kern_conv.h"
 
 typedef struct tassl_gemm_args {
     int trans_a, trans_b;
@@ -39,6 +40,31 @@ tassl_status tassl_gemm(tassl_device *dev, const tassl_gemm_args *args);
 
 /* Pick dev->gemm / dev->gemm_params (called by tassl_device_open). TASSL_GEMM=<name> overrides. */
 tassl_status tassl_gemm_select(tassl_device *dev);
+
+/* Implicit-GEMM convolution: the GEMM of a convolution pass with B gathered straight from the
+ * image (no im2col column buffer, no layout swaps), per image and group. Geometry, layouts and
+ * vocabulary (image (n, c, in...), matrix side (n, cmat, out...), weights (cmat, c/groups, k...),
+ * signed pad/dil) as in kern_conv.h; every tensor contiguous.
+ *   wgrad 0: mat (=|+=) W · im2col(img) [+ bias]   (conv forward, stride-1 data gradient,
+ *                                                    conv_transpose's data gradient)
+ *   wgrad 1: dw += mat · im2col(img)ᵀ               (weight gradient of both)
+ * In the forward, accumulate adds to mat, has_bias adds bias (cmat). */
+typedef struct tassl_conv_gemm_args {
+    int wgrad;
+    const tassl_conv_geom *g;
+    int64_t n, groups, cmat;
+    tassl_ptr img, mat, w, bias; /* wgrad: w is dW */
+    int has_bias, accumulate;
+} tassl_conv_gemm_args;
+
+/* Whether dev runs tassl_conv_gemm (1: the register-tile GEMM is its implementation and
+ * TASSL_CONV is not "im2col"), or callers should use im2col + tassl_gemm (0). */
+int tassl_conv_gemm_available(const tassl_device *dev);
+
+/* Run one implicit-GEMM convolution pass (see above) on dev. TASSL_ERR_UNSUPPORTED (message
+ * set) when dev has no implicit path or a size does not fit the kernels' int indexing: the
+ * caller then falls back to im2col + tassl_gemm. */
+tassl_status tassl_conv_gemm(tassl_device *dev, const tassl_conv_gemm_args *args);
 
 /* Implementations. */
 tassl_status tassl_ref_gemm(tassl_device *dev, const tassl_gemm_args *args, const void *params);

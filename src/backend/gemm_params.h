@@ -39,6 +39,11 @@ int tassl_gemm_params_equal(const tassl_gemm_params *a, const tassl_gemm_params 
  * NULL for the CPU default row. Same contract as tassl_gemm(). */
 tassl_status tassl_cl_gemm_tile(tassl_device *dev, const tassl_gemm_args *args, const void *params);
 
+/* Implicit-GEMM convolution with the register-tile kernels (opencl/conv.c, cl/gemm.cl); params
+ * as for tassl_cl_gemm_tile. Same contract as tassl_conv_gemm(). */
+tassl_status tassl_cl_conv_gemm(tassl_device *dev, const tassl_conv_gemm_args *args,
+                                const tassl_gemm_params *params);
+
 /* The implementation called `name` ("ref", "clblast", "tile"), or NULL (gemm.c). */
 const tassl_gemm_impl *tassl_gemm_find_impl(const char *name);
 

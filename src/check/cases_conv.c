@@ -1,7 +1,9 @@
 /* cases_conv.c — self-check cases of the conv family: tassl_conv and tassl_conv_transpose in 2D
  * and 3D over stride, padding, dilation, groups (depthwise included), bias or none, output
- * padding, non-square shapes, 1×1 kernels, size-1 dims and batch 1. Shapes are small (a few
- * hundred to a few thousand elements per input) so the finite-difference check stays fast.
+ * padding, non-square shapes, 1×1 kernels, size-1 dims and batch 1, and the shapes that take the
+ * implicit-GEMM kernels' special paths on pocl (rows of 8/16/24 outputs, several work-item
+ * blocks, a split weight gradient). Shapes are small (a few hundred to a few thousand elements
+ * per input) so the finite-difference check stays fast.
  *
  * iparam: [0] stride, [1] pad, [2] dilation, [3] groups, [4] output padding (transposed only),
  * [5] added to the last dim's stride, [6] added to the last dim's pad (non-square cases).
@@ -74,6 +76,24 @@ static const tassl_check_case cases[] = {
     /* stride 1: the data gradient runs as a forward pass over dy with negated pad/dilation */
     {.name = "conv2d_s1_g2_d2_padx", CONV, B2, .shape = {{2, 4, 7, 6}, {6, 2, 3, 2}, {6}},
      .iparam = {1, 2, 2, 2, 0, 0, 1}},
+    /* implicit-GEMM paths (pocl): output rows of 16 (whole-vector copies, masked row edges),
+     * of 8 and 24 (8-wide copies), strided rows (element by element), Cout not a multiple of
+     * the 6-row tile, two row blocks and two column blocks (Cout 200, 160 positions), and a
+     * weight gradient whose position split crosses an image (3 × 100 positions in 2 ranges) */
+    {.name = "conv2d_w16_p1", CONV, B2, .shape = {{2, 3, 3, 16}, {7, 3, 3, 3}, {7}},
+     .iparam = {1, 1}},
+    {.name = "conv2d_w8_p2_d2", CONV, N2, .shape = {{2, 2, 4, 8}, {5, 2, 3, 3}},
+     .iparam = {1, 2, 2}},
+    {.name = "conv2d_w24_g2_b1", CONV, B2, .shape = {{1, 4, 2, 24}, {6, 2, 3, 3}, {6}},
+     .iparam = {1, 1, 1, 2}},
+    {.name = "conv2d_w16_s2", CONV, N2, .shape = {{2, 2, 3, 32}, {3, 2, 3, 3}},
+     .iparam = {2, 1}},
+    {.name = "conv2d_m200_l160", CONV, B2, .shape = {{1, 2, 2, 80}, {200, 2, 1, 3}, {200}},
+     .iparam = {1, 0, 1, 1, 0, 0, 1}},
+    {.name = "conv2d_wsplit_3x100", CONV, N2, .shape = {{3, 2, 4, 25}, {3, 2, 3, 3}},
+     .iparam = {1, 1}},
+    {.name = "conv3d_w16_p1", CONV, B3, .shape = {{1, 3, 3, 3, 16}, {5, 3, 3, 3, 3}, {5}},
+     .iparam = {1, 1}},
     /* ---- conv3d: x (N, C, D, H, W), w (Cout, C/groups, kd, kh, kw) ---- */
     {.name = "conv3d_plain", CONV, B3, .shape = {{2, 2, 5, 5, 5}, {3, 2, 3, 3, 3}, {3}}},
     {.name = "conv3d_s2_p1_b1", CONV, B3, .shape = {{1, 2, 6, 6, 6}, {3, 2, 3, 3, 3}, {3}},

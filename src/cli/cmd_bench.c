@@ -310,6 +310,8 @@ static int write_json(const char *path, const tassl_device_info *info, const tas
     json_object_set_new(root, "driver", json_string(info->driver_version));
     json_object_set_new(root, "gemm", json_string(dev->gemm ? dev->gemm->name : "?"));
     json_object_set_new(root, "gemm_params", json_string(params));
+    json_object_set_new(root, "conv",
+                        json_string(tassl_conv_gemm_available(dev) ? "implicit" : "im2col"));
     json_object_set_new(root, "reps", json_integer(reps));
     json_object_set_new(root, "ratio", json_string("baseline ms / tassl ms (> 1: tassl faster)"));
     for (int i = 0; i < nres; i++) {
@@ -382,8 +384,9 @@ static int bench_ops(int argc, char **argv) {
         return 1;
     }
     const tassl_device_info *info = tassl_device_get_info(dev);
-    printf("bench ops on %s (driver %s), GEMM %s, median of %d runs\n", info->name,
-           info->driver_version, dev->gemm ? dev->gemm->name : "?", reps);
+    printf("bench ops on %s (driver %s), GEMM %s, convolution %s, median of %d runs\n", info->name,
+           info->driver_version, dev->gemm ? dev->gemm->name : "?",
+           tassl_conv_gemm_available(dev) ? "implicit GEMM" : "im2col + GEMM", reps);
     bench b = {dev, tassl_ctx_new(dev), reps, 0};
     static const struct {
         const char *name;

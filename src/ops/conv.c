@@ -9,6 +9,9 @@
  *   dW    += matrix · im2col(image)ᵀ       weight gradient of both
  * except that a stride-1 conv's data gradient runs as the first product over dy (conv_dgrad:
  * negated padding and dilation, channel-swapped weights), which avoids the col2im gather.
+ * On devices with an implicit-GEMM convolution (gemm.h: tassl_conv_gemm; pocl CPUs) the first
+ * and third products run as that instead, whole batch at once, with no column buffer and no
+ * layout swaps (conv_run_implicit); only col2im passes take the chunked path there.
  * A chunk holds as many images as fit chunk_floats() of scratch (column buffer plus the
  * channel-major copy of the matrix side), so memory stays bounded for any batch, while small
  * images still get one GEMM per group for the whole chunk. An image too large for the budget on
@@ -163,9 +166,53 @@ static void gemm_groups(tassl_ctx *ctx, int64_t groups, int ta, int tb, int64_t 
     OP_CALL(ctx, tassl_gemm(ctx->dev, &args));
 }
 
-static void conv_run(tassl_ctx *ctx, const conv_plan *pl, const conv_io *io) {
-    TASSL_CHECK(!(io->mat_out && io->img_out), "conv_run: one output side per pass");
+/* The passes of io that an implicit GEMM can do (mat_out, dw) on devices that have one
+ * (gemm.h: tassl_conv_gemm), whole batch at once; each pass done is cleared from *rest, which
+ * keeps what the chunked im2col path must still do (img_out, the col2im pass of a strided data
+ * gradient, and a pass whose sizes the implicit kernels cannot index). */
+static void conv_run_implicit(tassl_ctx *ctx, const conv_plan *pl, const conv_io *io,
+                              conv_io *rest) {
+    *rest = *io;
+    if (!tassl_conv_gemm_available(ctx->dev)) return;
+    tassl_conv_gemm_args a = {.g = &pl->g, .n = pl->n, .groups = pl->groups, .cmat = pl->cmat};
+    if (io->mat_out) {
+        a.wgrad = 0;
+        a.img = P(io->img_in);
+        a.mat = P(io->mat_out);
+        a.w = P(io->w);
+        a.has_bias = io->bias != NULL;
+        a.bias = io->bias ? P(io->bias) : a.mat;
+        a.accumulate = io->accumulate;
+        const tassl_status s = tassl_conv_gemm(ctx->dev, &a);
+        if (s != TASSL_ERR_UNSUPPORTED) {
+            OP_CALL(ctx, s);
+            rest->mat_out = NULL;
+        }
+    }
+    if (io->dw && ctx->status == TASSL_OK) {
+        a.wgrad = 1;
+        a.img = P(io->img_in);
+        a.mat = P(io->mat_in);
+        a.w = P(io->dw);
+        a.has_bias = 0;
+        a.bias = a.w;
+        a.accumulate = 1;
+        const tassl_status s = tassl_conv_gemm(ctx->dev, &a);
+        if (s != TASSL_ERR_UNSUPPORTED) {
+            OP_CALL(ctx, s);
+            rest->dw = NULL;
+            if (!rest->mat_out) rest->img_in = NULL; /* no im2col left to do */
+        }
+    }
+}
+
+static void conv_run(tassl_ctx *ctx, const conv_plan *pl, const conv_io *io_all) {
+    TASSL_CHECK(!(io_all->mat_out && io_all->img_out), "conv_run: one output side per pass");
     if (ctx->status != TASSL_OK || pl->n == 0) return;
+    conv_io rest;
+    conv_run_implicit(ctx, pl, io_all, &rest);
+    const conv_io *io = &rest;
+    if (ctx->status != TASSL_OK || (!io->mat_out && !io->img_out && !io->dw)) return;
     tassl_device *dev = ctx->dev;
     const tassl_kern_conv *kc = dev->be->conv;
     const int64_t G = pl->groups, K = pl->K, L = pl->L;

@@ -1,9 +1,12 @@
-/* opencl/conv.c — OpenCL conv kernels (host side; device code in cl/conv.cl). Each entry sets the
- * arguments of one cached kernel and enqueues it; nothing here syncs with the host. All index
- * arithmetic on the device is int, so every size is checked against INT_MAX first. */
+/* opencl/conv.c — OpenCL conv kernels (host side; device code in cl/conv.cl), and the
+ * implicit-GEMM convolution (tassl_cl_conv_gemm, device code at the end of cl/gemm.cl). Each entry
+ * sets the arguments of cached kernels and enqueues them; nothing here syncs with the host. All
+ * index arithmetic on the device is int, so every size is checked against INT_MAX first. */
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include "clrt.h"
+#include "../gemm_params.h"
 #include "../kern_conv.h"
 
 /* Same layout as `cgeom` in cl/conv.cl (ints only, so no padding questions). */
@@ -185,3 +188,211 @@ const tassl_kern_conv tassl_cl_kern_conv = {
     /* .to_cnl = */ cl_to_cnl,
     /* .bias_grad = */ cl_bias_grad,
 };
+
+/* ---- implicit-GEMM convolution ---------------------------------------------------------------
+ * Forward (and the stride-1 data gradient): one gemm_pack_a of the weights (tiny), then
+ * conv_gemm_fwd with one work-item per (position block, row block, image·group), B gathered from
+ * the image into __local scratch inside the kernel. Weight gradient: gemm_pack_a of dy (the A
+ * operand, k = positions), then conv_gemm_wgrad with the (image, position) pairs split into
+ * ranges (its M × N, Cout × Cin·K, is too small to keep the cores busy otherwise), each range
+ * writing a partial dW, and conv_gemm_wsum adding them to dW in a fixed order. */
+
+#define CONV_GEMM_PART_FLOATS ((int64_t)16 << 20) /* partial dW scratch budget */
+
+static int64_t cdiv64(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
+
+/* Work-item block (rt micro-tile rows, nt micro-tile columns) for an m × n product run `batch`
+ * times: the parameter row's, shrunk until the compute units get `want` items, then evened. */
+static void conv_blocks(const tassl_gemm_params *p, int64_t m, int64_t n, int64_t batch,
+                        int64_t want, int64_t *rt_out, int64_t *nt_out) {
+    const int64_t nr = p->vw * p->nv, panels = cdiv64(m, p->mr), ctiles = cdiv64(n, nr);
+    int64_t rt = p->rt < panels ? p->rt : panels, nt = p->nt < ctiles ? p->nt : ctiles;
+    while (cdiv64(panels, rt) * cdiv64(ctiles, nt) * batch < want && (nt > 1 || rt > 1)) {
+        if (nt > 1)
+            nt = cdiv64(nt, 2);
+        else
+            rt = cdiv64(rt, 2);
+    }
+    *rt_out = cdiv64(panels, cdiv64(panels, rt));
+    *nt_out = cdiv64(ctiles, cdiv64(ctiles, nt));
+}
+
+/* Rows of the micro-tile for m rows of output channels: the parameter row's, except that the
+ * default 6 × 16 tile becomes 8 × 16 when that pads m less (32 channels: 36 rows computed with 6,
+ * 32 with 8; ~8 % less time for the 3D benchmark, the same for 64) and the device has AVX-512's 32
+ * vector registers (pocl names its CPU device after the LLVM target: "...avx512..."); the 16
+ * accumulators would spill on AVX2's 16. */
+static int conv_rows_per_tile(const tassl_device *dev, const tassl_gemm_params *p, int64_t m) {
+    if (p->mr != 6 || p->vw * p->nv != 16 || !strstr(dev->info.name, "avx512")) return p->mr;
+    return cdiv64(m, 8) * 8 - m < cdiv64(m, 6) * 6 - m ? 8 : 6;
+}
+
+/* Enqueue gemm_pack_a: `batch` row-major (m × k) matrices `stride` apart → MR-row panels
+ * pk floats apart, batches apb floats apart. */
+static tassl_status conv_pack_a(tassl_device *dev, cl_kernel kpack, const tassl_gemm_params *p,
+                                tassl_ptr a, int64_t lda, int64_t stride, int64_t m, int64_t k,
+                                int64_t batch, tassl_ptr ap, int64_t apb, int64_t pk) {
+    tassl_cl_args ar = tassl_cl_args_begin(kpack);
+    tassl_cl_arg_ptr(&ar, a);
+    tassl_cl_arg_int(&ar, lda);
+    tassl_cl_arg_int(&ar, stride);
+    tassl_cl_arg_int(&ar, 0);
+    tassl_cl_arg_int(&ar, m);
+    tassl_cl_arg_int(&ar, k);
+    tassl_cl_arg_float(&ar, 1.0f);
+    tassl_cl_arg_ptr(&ar, ap);
+    tassl_cl_arg_int(&ar, apb);
+    tassl_cl_arg_int(&ar, pk);
+    if (ar.err != CL_SUCCESS) return tassl_cl_fail(ar.err, "gemm_pack_a: clSetKernelArg");
+    const size_t one[3] = {1, 1, 1};
+    const size_t gws[3] = {(size_t)cdiv64(k, 256), (size_t)cdiv64(m, p->mr), (size_t)batch};
+    return tassl_cl_launch(dev, kpack, 3, gws, one);
+}
+
+tassl_status tassl_cl_conv_gemm(tassl_device *dev, const tassl_conv_gemm_args *a,
+                                const tassl_gemm_params *params) {
+    static const tassl_gemm_params cpu_default = TASSL_GEMM_PARAMS_CPU_DEFAULT;
+    tassl_gemm_params pr = params ? *params : cpu_default;
+    const tassl_gemm_params *p = &pr;
+    const tassl_conv_geom *g = a->g;
+    const int64_t n = a->n, G = a->groups, K = geom_k(g), S = geom_s(g);
+    const int64_t L = g->out[0] * g->out[1] * g->out[2];
+    const int64_t cg = g->c / G, mg = a->cmat / G, k = cg * K, nr = p->vw * p->nv;
+    if (n == 0 || L == 0) return TASSL_OK;
+    pr.mr = conv_rows_per_tile(dev, p, mg);
+    const int64_t panels = cdiv64(mg, p->mr);
+    /* packed A: the weights (G groups of mg × k) or dy (n·G blocks of mg × L; its panels are
+     * read side by side at a distance of L·MR floats, a multiple of 4 KB for the usual L: 16
+     * more positions of padding keep them off the same L1 sets) */
+    const int64_t pk = p->mr * (a->wgrad ? L + 16 : k);
+    const int64_t apb = panels * pk, abatch = a->wgrad ? n * G : G;
+    if (n * g->c * S > INT_MAX || n * a->cmat * L > INT_MAX || apb * abatch > INT_MAX ||
+        a->cmat * k > INT_MAX)
+        return tassl_error(TASSL_ERR_UNSUPPORTED,
+                           "tassl_cl_conv_gemm: sizes past 2^31 elements (image %lld, matrix "
+                           "side %lld, packed operand %lld)",
+                           (long long)(n * g->c * S), (long long)(n * a->cmat * L),
+                           (long long)(apb * abatch));
+    const int64_t cu = dev->info.compute_units > 0 ? dev->info.compute_units : 1;
+    int64_t rt, nt;
+    /* forward: m = mg rows × L positions per image·group; wgrad: mg × k per group, whole
+     * blocks (the split of the positions below gives the cores their work: a narrower block
+     * would stream the A panels, fresh from memory, once per 16 columns) */
+    if (a->wgrad)
+        conv_blocks(p, mg, k, G, 1, &rt, &nt);
+    else
+        conv_blocks(p, mg, L, n * G, 4 * cu, &rt, &nt);
+    const size_t local_bytes = (size_t)nt * ((size_t)p->kc * (size_t)nr + 16) * sizeof(float);
+    if (dev->info.local_mem && local_bytes > dev->info.local_mem)
+        return tassl_error(TASSL_ERR_UNSUPPORTED,
+                           "tassl_cl_conv_gemm: B slab of %zu bytes exceeds the %llu bytes of "
+                           "local memory of %s",
+                           local_bytes, (unsigned long long)dev->info.local_mem, dev->info.name);
+    const int64_t kdim = a->wgrad ? L : k; /* GEMM k of one block: k-blocks of even length */
+    const int64_t nkb = cdiv64(kdim, p->kc);
+    const int64_t kb = cdiv64(cdiv64(kdim, nkb), p->unroll) * p->unroll;
+
+    char opts[128];
+    snprintf(opts, sizeof opts, "-DMR=%d -DVW=%d -DNV=%d -DKC=%d -DUNROLL=%d", p->mr, p->vw, p->nv,
+             p->kc, p->unroll);
+    cl_kernel kpack = tassl_cl_kernel(dev, "gemm", "gemm_pack_a", opts);
+    if (!kpack) return TASSL_ERR_DEVICE;
+    cl_kernel kconv =
+        tassl_cl_kernel(dev, "gemm", a->wgrad ? "conv_gemm_wgrad" : "conv_gemm_fwd", opts);
+    if (!kconv) return TASSL_ERR_DEVICE;
+    cl_kernel ksum = NULL;
+    if (a->wgrad && !(ksum = tassl_cl_kernel(dev, "gemm", "conv_gemm_wsum", opts)))
+        return TASSL_ERR_DEVICE;
+
+    /* weight gradient: split the n·L (image, position) pairs so that the blocks × splits
+     * give the cores work, each split at least 256 positions, the partials within budget */
+    int64_t nsplit = 1, qs = n * L;
+    if (a->wgrad) {
+        const int64_t blocks = cdiv64(panels, rt) * cdiv64(cdiv64(k, nr), nt) * G;
+        const int64_t Q = n * L, wlen = G * mg * k;
+        nsplit = cdiv64(16 * cu, blocks);
+        if (nsplit > cdiv64(Q, 256)) nsplit = cdiv64(Q, 256);
+        if (nsplit > CONV_GEMM_PART_FLOATS / wlen) nsplit = CONV_GEMM_PART_FLOATS / wlen;
+        if (nsplit < 1) nsplit = 1;
+        qs = cdiv64(Q, nsplit);
+        nsplit = cdiv64(Q, qs);
+        if (nsplit * wlen > INT_MAX)
+            return tassl_error(TASSL_ERR_UNSUPPORTED,
+                               "tassl_cl_conv_gemm: partial weight gradients past 2^31");
+    }
+
+    tassl_buf *sbuf = NULL, *pbuf = NULL;
+    int64_t soff = 0, poff = 0;
+    size_t sbytes = 0, pbytes = 0;
+    const size_t need = (size_t)(apb * abatch) * sizeof(float);
+    const size_t pneed = (size_t)(nsplit * G * mg * k) * sizeof(float);
+    tassl_status s = tassl_pool_get(dev, need, &sbuf, &soff, &sbytes);
+    if (s != TASSL_OK) return s;
+    if (a->wgrad) {
+        s = tassl_pool_get(dev, pneed, &pbuf, &poff, &pbytes);
+        if (s != TASSL_OK) {
+            tassl_pool_put(dev, sbuf, sbytes, soff ? need : 0);
+            return s;
+        }
+    }
+    const tassl_ptr ap = {sbuf, soff}, part = {pbuf, poff};
+    if (a->wgrad) /* dy (n, G·mg, L) as n·G blocks of mg × L */
+        s = conv_pack_a(dev, kpack, p, a->mat, L, mg * L, mg, L, n * G, ap, apb, pk);
+    else /* W (G·mg, cg·K) as G blocks of mg × k */
+        s = conv_pack_a(dev, kpack, p, a->w, k, mg * k, mg, k, G, ap, apb, pk);
+
+    conv_cgeom cgm = to_cgeom(g, 1, 0, g->out[2]);
+    const size_t one[3] = {1, 1, 1};
+    if (s == TASSL_OK) {
+        tassl_cl_args ar = tassl_cl_args_begin(kconv);
+        tassl_cl_arg(&ar, sizeof cgm, &cgm);
+        tassl_cl_arg_int(&ar, G);
+        tassl_cl_arg_ptr(&ar, ap);
+        tassl_cl_arg_int(&ar, apb);
+        if (a->wgrad) tassl_cl_arg_int(&ar, pk);
+        tassl_cl_arg_ptr(&ar, a->img);
+        if (a->wgrad) {
+            tassl_cl_arg_ptr(&ar, part);
+            tassl_cl_arg_int(&ar, mg);
+            tassl_cl_arg_int(&ar, k);
+            tassl_cl_arg_int(&ar, n);
+            tassl_cl_arg_int(&ar, qs);
+        } else {
+            tassl_cl_arg_int(&ar, n);
+            tassl_cl_arg_ptr(&ar, a->mat);
+            tassl_cl_arg_int(&ar, mg);
+            tassl_cl_arg_int(&ar, k);
+            tassl_cl_arg_float(&ar, a->accumulate ? 1.0f : 0.0f);
+            tassl_cl_arg_int(&ar, a->has_bias != 0);
+            tassl_cl_arg_ptr(&ar, a->has_bias ? a->bias : a->mat); /* never read without bias */
+        }
+        tassl_cl_arg_int(&ar, rt);
+        tassl_cl_arg_int(&ar, nt);
+        tassl_cl_arg_int(&ar, kb);
+        tassl_cl_arg(&ar, local_bytes, NULL);
+        if (ar.err != CL_SUCCESS) {
+            s = tassl_cl_fail(ar.err, "conv_gemm: clSetKernelArg");
+        } else {
+            const int64_t cols = a->wgrad ? k : L;
+            const size_t gws[3] = {(size_t)cdiv64(cols, nt * nr), (size_t)cdiv64(mg, rt * p->mr),
+                                   (size_t)((a->wgrad ? nsplit : n) * G)};
+            s = tassl_cl_launch(dev, kconv, 3, gws, one);
+        }
+    }
+    if (s == TASSL_OK && a->wgrad) {
+        tassl_cl_args ar = tassl_cl_args_begin(ksum);
+        tassl_cl_arg_ptr(&ar, part);
+        tassl_cl_arg_int(&ar, nsplit);
+        tassl_cl_arg_int(&ar, G * mg * k);
+        tassl_cl_arg_ptr(&ar, a->w);
+        s = finish(dev, ksum, &ar, G * mg * k);
+    }
+    tassl_status ps = tassl_pool_put(dev, sbuf, sbytes, soff ? need : 0);
+    if (pbuf) {
+        tassl_status ps2 = tassl_pool_put(dev, pbuf, pbytes, poff ? pneed : 0);
+        if (ps == TASSL_OK) ps = ps2;
+    }
+    return s != TASSL_OK ? s : ps;
+}

@@ -144,6 +144,7 @@ tassl_status tassl_cl_gemm_tile(tassl_device *dev, const tassl_gemm_args *g, con
     tassl_cl_arg_float(&a, g->alpha);
     tassl_cl_arg_ptr(&a, ap);
     tassl_cl_arg_int(&a, apb);
+    tassl_cl_arg_int(&a, k * p->mr); /* panels back to back */
     const size_t one[3] = {1, 1, 1};
     if (a.err == CL_SUCCESS && k > 0) {
         size_t gws[3] = {(size_t)cdiv(k, PACK_KCHUNK), (size_t)panels, (size_t)abatch};
