@@ -2,6 +2,9 @@
  *   - CenterNet targets on a hand-made case (peak 1 at the centre voxel, the Gaussian's radius
  *     and σ, extent, offset, mask) and against tools/gen-det-fixtures' implementation of
  *     CenterNet's ctdet targets (tests/golden/det/det_golden.h), 2D and 3D;
+ *   - targets on a case shaped like Colin27's subcortical task (224 × 192, 6 classes, small
+ *     boxes, most classes empty per image) and the fitted heat-map prior (det_heat_prior: the
+ *     minimum over constants, far below CenterNet's −2.19 at stride 1; det_loss agrees with it);
  *   - decoding of hand-made maps recovers the boxes exactly; threshold and top-k;
  *   - focal + extent + offset loss: value, parts and gradient against PyTorch (the same file),
  *     on the reference backend and the test device;
@@ -292,6 +295,121 @@ static void test_loss_golden(void **state) {
         tassl_scope_end(f->ctx);
         det_targets_free(&t);
     }
+}
+
+/* ---- targets and the heat-map prior on a case shaped like the real task ---------------- */
+
+/* colin27 subcortical detection (configs/tasks/det-colin27-2d.yaml): 224 × 192 maps, 6 classes,
+ * small boxes (4–26 voxels), most classes empty in each image, one box touching the border. */
+static void real_case(int32_t nb[2], tassl_box *boxes) {
+    memset(boxes, 0, 2 * TASSL_MAX_BOXES * sizeof *boxes);
+    nb[0] = 4; /* hippocampus, amygdala: two per class, L and R */
+    boxes[0] = box2(0, 117, 61, 130, 67);
+    boxes[1] = box2(0, 118, 120, 131, 125);
+    boxes[2] = box2(1, 125, 64, 133, 72);
+    boxes[3] = box2(1, 125, 120, 133, 130);
+    nb[1] = 5; /* caudate, putamen, pallidum, thalamus; a sliver at the border */
+    boxes[TASSL_MAX_BOXES + 0] = box2(2, 135, 78, 157, 94);
+    boxes[TASSL_MAX_BOXES + 1] = box2(3, 111, 60, 151, 86);
+    boxes[TASSL_MAX_BOXES + 2] = box2(4, 115, 67, 139, 87);
+    boxes[TASSL_MAX_BOXES + 3] = box2(5, 100, 90, 118, 108);
+    boxes[TASSL_MAX_BOXES + 4] = box2(5, 0, 188, 4, 192);
+}
+
+static void test_targets_real_shape(void **state) {
+    (void)state;
+    int32_t nb[2];
+    tassl_box boxes[2 * TASSL_MAX_BOXES];
+    real_case(nb, boxes);
+    int64_t size[3] = {1, 224, 192}, s = 224 * 192;
+    det_targets t;
+    assert_int_equal(det_targets_build(&t, 2, 6, 2, size, nb, boxes, 0.7), TASSL_OK);
+    assert_int_equal(t.npos, 9);
+    assert_int_equal(t.nobj, 9);
+    for (int64_t i = 0; i < 2; i++) {
+        int per[6] = {0};
+        for (int j = 0; j < nb[i]; j++) {
+            const tassl_box *b = &boxes[i * TASSL_MAX_BOXES + j];
+            int64_t cy = (int64_t)floor((b->lo[1] + b->hi[1]) / 2);
+            int64_t cx = (int64_t)floor((b->lo[2] + b->hi[2]) / 2);
+            int64_t at = cy * 192 + cx;
+            per[b->label]++;
+            assert_true(t.pos[(i * 6 + b->label) * s + at] == 1.0f);
+            assert_true(t.mask[i * s + at] == 1.0f);
+            assert_true(fabsf(t.reg[(i * 4 + 0) * s + at] - (b->hi[1] - b->lo[1])) < 1e-6f);
+            assert_true(fabsf(t.reg[(i * 4 + 1) * s + at] - (b->hi[2] - b->lo[2])) < 1e-6f);
+        }
+        for (int k = 0; k < 6; k++) {
+            const float *h = &t.heat[(i * 6 + k) * s], *pp = &t.pos[(i * 6 + k) * s];
+            const float *nw = &t.negw[(i * 6 + k) * s];
+            double npk = 0, hsum = 0;
+            for (int64_t e = 0; e < s; e++) {
+                assert_true(h[e] >= 0 && h[e] <= 1);
+                npk += pp[e];
+                hsum += h[e];
+                if (pp[e] == 0) {
+                    float q = 1 - h[e];
+                    assert_true(fabsf(nw[e] - q * q * q * q) < 1e-7f);
+                } else {
+                    assert_true(nw[e] == 0);
+                }
+            }
+            assert_true(npk == per[k]);
+            if (per[k] == 0) assert_true(hsum == 0); /* empty classes: all negatives */
+        }
+    }
+    /* the heat-map prior: the best constant logit (at stride 1 far below CenterNet's -2.19) */
+    double b = det_heat_prior(&t);
+    printf("real-shaped case: heat prior %.3f, focal %.3f there, %.3f at -2.19\n", b,
+           det_focal_constant(&t, b), det_focal_constant(&t, -2.19));
+    assert_true(b > -6 && b < -3);
+    double f0 = det_focal_constant(&t, b);
+    assert_true(f0 <= det_focal_constant(&t, b - 0.01) && f0 <= det_focal_constant(&t, b + 0.01));
+    assert_true(det_focal_constant(&t, -2.19) > 3 * f0);
+    /* its value by hand: Σ negw and npos */
+    double w = 0;
+    for (int64_t e = 0; e < 2 * 6 * s; e++)
+        w += t.negw[e];
+    double p = 1 / (1 + exp(-b));
+    double want = -(9 * (1 - p) * (1 - p) * log(p) + w * p * p * log(1 - p)) / 9;
+    assert_true(fabs(f0 - want) < 1e-9 * fabs(want));
+    det_targets_free(&t);
+    /* no boxes: no information, NAN */
+    int32_t none[2] = {0, 0};
+    assert_int_equal(det_targets_build(&t, 2, 6, 2, size, none, boxes, 0.7), TASSL_OK);
+    assert_true(isnan(det_heat_prior(&t)));
+    det_targets_free(&t);
+}
+
+/* det_loss's focal of a constant heat-map output equals det_focal_constant (the prior the head
+ * starts from is the loss's own minimum over constants) */
+static void test_loss_constant(void **state) {
+    fixture *f = *state;
+    int32_t nb[2];
+    tassl_box boxes[2 * TASSL_MAX_BOXES];
+    real_case(nb, boxes);
+    int64_t size[3] = {1, 224, 192}, s = 224 * 192;
+    det_targets t;
+    assert_int_equal(det_targets_build(&t, 2, 6, 2, size, nb, boxes, 0.7), TASSL_OK);
+    double b = det_heat_prior(&t);
+    float *out = calloc((size_t)(2 * 10 * s), sizeof *out);
+    assert_non_null(out);
+    for (int64_t i = 0; i < 2; i++)
+        for (int64_t e = 0; e < 6 * s; e++)
+            out[i * 10 * s + e] = (float)b;
+    tassl_scope_begin(f->ctx);
+    tassl_tensor *x = tassl_from_host(f->ctx, TASSL_SHAPE(2, 10, 224, 192), out);
+    double parts[3];
+    tassl_tensor *loss = det_loss(x, &t, 0.1f, 1.0f, parts);
+    assert_non_null(loss);
+    double want = det_focal_constant(&t, b);
+    printf("constant heat map on %s: focal %.6f, det_focal_constant %.6f\n", f->name, parts[0],
+           want);
+    assert_true(fabs(parts[0] - want) <= 1e-3 * want);
+    assert_int_equal(tassl_ctx_status(f->ctx), TASSL_OK);
+    tassl_scope_end(f->ctx);
+    free(out);
+    det_targets_free(&t);
 }
 
 /* ---- writers ------------------------------------------------------------------------------ */
@@ -619,10 +737,12 @@ int main(void) {
     const struct CMUnitTest host[] = {
         cmocka_unit_test(test_targets_hand),
         cmocka_unit_test(test_targets_golden),
+        cmocka_unit_test(test_targets_real_shape),
         cmocka_unit_test(test_decode_hand),
         cmocka_unit_test(test_write),
     };
-    const struct CMUnitTest dev[] = {cmocka_unit_test(test_loss_golden)};
+    const struct CMUnitTest dev[] = {cmocka_unit_test(test_loss_golden),
+                                     cmocka_unit_test(test_loss_constant)};
     const struct CMUnitTest e2e[] = {cmocka_unit_test(test_finetune_synthetic),
                                      cmocka_unit_test(test_finetune_3d_smoke)};
     int fails = cmocka_run_group_tests_name("det_host", host, NULL, NULL);

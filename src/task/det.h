@@ -57,6 +57,19 @@ tassl_status det_targets_build(det_targets *t, int dims, int nclasses, int64_t n
                                double min_overlap);
 void det_targets_free(det_targets *t);
 
+/* The focal loss (as det_loss's `focal`) of a constant heat-map logit b against t:
+ *   −[npos·(1−p)²·log p + Σ negw·p²·log(1−p)] / max(npos, 1),
+ *   p = clamp(sigmoid(b), 1e-4, 1 − 1e-4). */
+double det_focal_constant(const det_targets *t, double b);
+
+/* The constant heat-map logit that minimises det_focal_constant on t (golden-section search over
+ * the clamp's range [logit 1e-4, logit(1 − 1e-4)]) — the best prediction that ignores the image.
+ * At output stride 1 the negatives outnumber the peaks by ~10⁴ (a 224 × 192 map, 6 classes, ~10
+ * boxes: 26 000 to 1) and this is about logit((3·ratio)^(−1/3)) ≈ −3.8, far below CenterNet's
+ * −2.19 (tuned for stride 4 and long schedules): started there, the first hundreds of steps only
+ * push the background down (measured, docs/TASKS.md). NAN when t has no peak (no information). */
+double det_heat_prior(const det_targets *t);
+
 /* ---- loss (detection.c) --------------------------------------------------------------------- */
 
 /* The CenterNet loss of the head output `out` ((N, C, H, W) in 2D, (N, C, D, H, W) in 3D,

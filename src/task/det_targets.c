@@ -141,6 +141,52 @@ tassl_status det_targets_build(det_targets *t, int dims, int nclasses, int64_t n
     return TASSL_OK;
 }
 
+/* The focal loss of a constant logit b with np peaks and Σ negw = w (det_focal_constant). */
+static double focal_const(double np, double w, double b) {
+    double p = 1 / (1 + exp(-b));
+    p = p < 1e-4 ? 1e-4 : (p > 1 - 1e-4 ? 1 - 1e-4 : p);
+    return -(np * (1 - p) * (1 - p) * log(p) + w * p * p * log(1 - p)) / (np > 0 ? np : 1);
+}
+
+static double negw_sum(const det_targets *t) {
+    double w = 0;
+    int64_t nk = t->n * t->nclasses * t->size[0] * t->size[1] * t->size[2];
+    for (int64_t e = 0; e < nk; e++)
+        w += t->negw[e];
+    return w;
+}
+
+double det_focal_constant(const det_targets *t, double b) {
+    return focal_const((double)t->npos, negw_sum(t), b);
+}
+
+double det_heat_prior(const det_targets *t) {
+    if (t->npos <= 0) return NAN;
+    /* f(b) = A·(1−p)²·(−log p) + W·p²·(−log(1−p)): the first term falls, the second rises with b,
+     * and their sum has one minimum; golden-section search on b over the clamp's logit range */
+    double np = (double)t->npos, w = negw_sum(t);
+    double lo = -log((1 - 1e-4) / 1e-4), hi = -lo;
+    const double g = (sqrt(5.0) - 1) / 2;
+    double x1 = hi - g * (hi - lo), x2 = lo + g * (hi - lo);
+    double f1 = focal_const(np, w, x1), f2 = focal_const(np, w, x2);
+    for (int it = 0; it < 80; it++) {
+        if (f1 <= f2) {
+            hi = x2;
+            x2 = x1;
+            f2 = f1;
+            x1 = hi - g * (hi - lo);
+            f1 = focal_const(np, w, x1);
+        } else {
+            lo = x1;
+            x1 = x2;
+            f1 = f2;
+            x2 = lo + g * (hi - lo);
+            f2 = focal_const(np, w, x2);
+        }
+    }
+    return (lo + hi) / 2;
+}
+
 /* ---- decoding ------------------------------------------------------------------------------- */
 
 typedef struct peak {

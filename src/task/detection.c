@@ -4,8 +4,11 @@
  * Head: a U-Net decoder over the encoder's feature pyramid ("head.decoder.*", the decoder
  * generative SSL methods use) giving dense maps at the input's resolution with K + 2·dims
  * channels — K heat-map logits, box extent per axis, sub-voxel centre offset per axis (det.h).
- * The heat-map channels' bias starts at task.det.heat_bias (CenterNet's −2.19 = −log((1−π)/π),
- * π ≈ 0.1) so the focal loss does not start with every voxel claiming an object; the extent
+ * The heat-map channels' bias starts at the best constant prediction for the first training
+ * batch (task.det.heat_prior fit, det_heat_prior: about −4 at stride 1) or at task.det.heat_bias
+ * (fixed; CenterNet's −2.19 = −log((1−π)/π), π ≈ 0.1, made for stride 4: at stride 1 the ~10⁴
+ * negatives per peak make it a focal loss of ~20 whose descent to the constant optimum takes the
+ * first hundreds of steps, and real data then stayed at that constant — docs/TASKS.md); the extent
  * channels' bias at task.det.size_prior (a typical extent: the L1 loss's gradient has a constant
  * magnitude, so with Adam an extent regressed from 0 would need thousands of steps to reach
  * object sizes — a prior of the same kind as the heat map's, not in CenterNet).
@@ -39,8 +42,13 @@ static const tassl_cfg_key det_keys[] = {
     {"task.det.min_overlap", TASSL_CFG_FLOAT, "0.7", "(0, 1)", NULL,
      "detection: IoU that fixes the radius of a target's Gaussian peak (CenterNet "
      "gaussian_radius)"},
+    {"task.det.heat_prior", TASSL_CFG_ENUM, "fit", NULL, "fit|fixed",
+     "detection: initial heat-map bias: fit = the constant logit minimising the focal loss on the "
+     "first training batch (at stride 1 about -4; det.h det_heat_prior), fixed = "
+     "task.det.heat_bias"},
     {"task.det.heat_bias", TASSL_CFG_FLOAT, "-2.19", "[-100, 100]", NULL,
-     "detection: initial bias of the heat-map logits (CenterNet: -2.19, prior 0.1)"},
+     "detection: initial bias of the heat-map logits with task.det.heat_prior fixed (CenterNet: "
+     "-2.19, prior 0.1)"},
     {"task.det.size_prior", TASSL_CFG_FLOAT, "8", "[0, 1e6]", NULL,
      "detection: initial bias of the box-extent outputs, a typical box extent in voxels (0 = "
      "CenterNet's zero init; with Adam a bias moves about lr per step)"},
@@ -123,8 +131,9 @@ typedef struct det_state {
     double size_weight, offset_weight, min_overlap, heat_bias, size_prior;
     double score_threshold, nms_iou, window_overlap;
     int max_boxes;
-    int axis;  /* 2D samples from volumes: data.axis (the windows' slicing) */
-    int batch; /* windows per forward pass */
+    bool fit_heat; /* heat_prior fit and not yet done: set the heat bias at the first batch */
+    int axis;      /* 2D samples from volumes: data.axis (the windows' slicing) */
+    int batch;     /* windows per forward pass */
 } det_state;
 
 static tassl_status det_create(const task_env *env, void **out) {
@@ -152,6 +161,7 @@ static tassl_status det_create(const task_env *env, void **out) {
     s->offset_weight = tassl_config_float(c, "task.det.offset_weight");
     s->min_overlap = tassl_config_float(c, "task.det.min_overlap");
     s->heat_bias = tassl_config_float(c, "task.det.heat_bias");
+    s->fit_heat = strcmp(tassl_config_str(c, "task.det.heat_prior"), "fit") == 0;
     s->size_prior = tassl_config_float(c, "task.det.size_prior");
     s->max_boxes = (int)tassl_config_int(c, "task.det.max_boxes");
     s->score_threshold = tassl_config_float(c, "task.det.score_threshold");
@@ -194,6 +204,21 @@ static tassl_status det_init(void *state) {
     return st;
 }
 
+/* Set the K heat-map biases to b (the fitted prior). */
+static tassl_status set_heat_bias(det_state *s, double b) {
+    tassl_tensor *bias = tassl_params_find(s->params, "head.decoder.head.bias");
+    if (!bias) return tassl_error(TASSL_ERR_ARG, "detection head: no head.decoder.head.bias");
+    int64_t n = tassl_numel(bias);
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) return tassl_error(TASSL_ERR_NOMEM, "detection head: out of host memory");
+    tassl_status st = tassl_tensor_read(bias, v);
+    for (int i = 0; i < s->k && i < n; i++)
+        v[i] = (float)b;
+    if (st == TASSL_OK) st = tassl_tensor_write(bias, v);
+    free(v);
+    return st;
+}
+
 /* x (N, C, S...) → head output (N, K + 2·dims, S...). */
 static tassl_tensor *det_forward(det_state *s, tassl_tensor *x, bool train_encoder, bool train) {
     tassl_features f = {0};
@@ -212,6 +237,23 @@ static tassl_tensor *det_task_loss(void *state, const task_env *env, const tassl
     if (st != TASSL_OK) {
         tassl_ctx_fail(s->ctx, st);
         return NULL;
+    }
+    if (s->fit_heat) { /* before the first forward: a fresh head (training only calls this) */
+        double hb = det_heat_prior(&t);
+        if (isfinite(hb)) { /* a batch without boxes says nothing: try the next one */
+            st = set_heat_bias(s, hb);
+            if (st != TASSL_OK) {
+                det_targets_free(&t);
+                tassl_ctx_fail(s->ctx, st);
+                return NULL;
+            }
+            s->fit_heat = false;
+            if (!env->quiet)
+                printf("detection: heat-map bias %.3f (score %.4f), the best constant on the first "
+                       "batch (focal %.3f; at task.det.heat_bias %.2f: %.3f)\n",
+                       hb, 1 / (1 + exp(-hb)), det_focal_constant(&t, hb), s->heat_bias,
+                       det_focal_constant(&t, s->heat_bias));
+        }
     }
     tassl_tensor *x = task_input(env, b->x[0], b->n);
     tassl_tensor *out = det_forward(s, x, !env->frozen, true);
@@ -292,11 +334,16 @@ static tassl_status det_evaluate(void *state, const task_env *env, tassl_dataset
             st = tassl_error(TASSL_ERR_NOMEM, "detection: out of host memory");
         if (st == TASSL_OK) {
             maps = m;
-            /* pad with the image's minimum (background after normalisation) */
+            /* pad as training pads: the dataset pads raw 0, which the normalisation keeps at 0
+             * when it only uses the nonzero voxels (MRI z-score: background 0, not the minimum,
+             * which is −2 there) or when there is none; otherwise the image's minimum (air) */
             float lo = INFINITY;
             int64_t nv = smp.image.channels * vox;
-            for (int64_t e = 0; e < nv; e++)
-                if (smp.image.data[e] < lo) lo = smp.image.data[e];
+            if (env->norm.norm_nonzero || env->norm.norm == TASSL_INTENSITY_NONE)
+                lo = 0;
+            else
+                for (int64_t e = 0; e < nv; e++)
+                    if (smp.image.data[e] < lo) lo = smp.image.data[e];
             task_window_opts wo = {.dim = d,
                                    .axis = s->axis,
                                    .overlap = s->window_overlap,
