@@ -4,7 +4,14 @@
  * the graph. Backward visits it from the end; a node runs if its output received a gradient.
  * Backward functions run with recording off and accumulate into their inputs' gradients.
  * Like PyTorch, a graph can be differentiated once: visited nodes are consumed and the gradients
- * of intermediate tensors are dropped (those of leaves and parameters stay). */
+ * of intermediate tensors are dropped (those of leaves and parameters stay).
+ *
+ * Memory: as in PyTorch, a node's consumed output gradient and the temporaries its backward
+ * allocated go back to the device pool as soon as the node has run (their owned-buffer entries
+ * are emptied, so the scope's end skips them); only the gradients it produced for its inputs
+ * stay. Without this every intermediate gradient of the step piled up on top of the
+ * activations until the step's scope ended. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../ops/op.h"
@@ -77,6 +84,38 @@ tassl_tensor *tassl_detach(tassl_tensor *x) {
 
 int tassl_tape_size(const tassl_ctx *ctx) { return ctx->ntape; }
 
+/* Whether buf holds the gradient of one of nd's inputs (kept after its backward). */
+static bool is_input_grad(const tassl_node *nd, const tassl_buf *buf) {
+    for (int k = 0; k < nd->nin; k++)
+        if (nd->in[k] && nd->in[k]->grad && nd->in[k]->grad->buf == buf) return true;
+    return false;
+}
+
+/* Give owned buffer j back to the pool now; its entry stays, empty, for the scope's end. */
+static void release_early(tassl_ctx *ctx, int j) {
+    tassl_owned_buf *ob = &ctx->bufs[j];
+    tassl_status s = tassl_pool_put(ctx->dev, ob->buf, ob->bytes, ob->guarded);
+    ob->buf = NULL;
+    if (s != TASSL_OK && ctx->status == TASSL_OK) {
+        ctx->status = s;
+        snprintf(ctx->errmsg, sizeof ctx->errmsg, "%s", tassl_last_error());
+    }
+}
+
+/* After nd's backward: release the temporaries it allocated (owned buffers nb0..) and its
+ * consumed output gradient g, keeping the gradients of its inputs. Gradients never alias
+ * other tensors' storage except through their inputs' gradients, which are checked. */
+static void release_after(tassl_ctx *ctx, const tassl_node *nd, int nb0, tassl_tensor *g) {
+    for (int j = nb0; j < ctx->nbufs; j++)
+        if (ctx->bufs[j].buf && !is_input_grad(nd, ctx->bufs[j].buf)) release_early(ctx, j);
+    if (!g || !g->buf || is_input_grad(nd, g->buf)) return;
+    for (int j = (nb0 < ctx->nbufs ? nb0 : ctx->nbufs) - 1; j >= 0; j--)
+        if (ctx->bufs[j].buf == g->buf) {
+            release_early(ctx, j);
+            break;
+        }
+}
+
 static tassl_status run_backward(tassl_ctx *ctx) {
     tassl_no_grad_begin(ctx);
     for (int i = ctx->ntape - 1; i >= 0 && ctx->status == TASSL_OK; i--) {
@@ -85,9 +124,12 @@ static tassl_status run_backward(tassl_ctx *ctx) {
         TASSL_CHECK(nd->backward != NULL,
                     "tassl_backward: the graph through %s was already differentiated once",
                     nd->op);
+        int nb0 = ctx->nbufs;
         nd->backward(nd);
         nd->backward = NULL;
+        tassl_tensor *g = nd->out->grad;
         nd->out->grad = NULL; /* intermediate gradient consumed */
+        release_after(ctx, nd, nb0, g);
     }
     tassl_no_grad_end(ctx);
     return ctx->status;

@@ -1,10 +1,11 @@
 /* pool.c — size-keyed device buffer pool.
  *
- * Training steps allocate the same sizes every step, so an exact-size free list (sizes rounded
- * to 256 bytes) gives near-perfect reuse without fragmentation logic. Reuse is safe without host
- * syncs because each device has one in-order queue: a kernel reading a recycled buffer is queued
- * after every kernel that used it before. Debug mode fills buffers with NaN and surrounds them
- * with guard regions checked on release (ggml's sentinel habit). */
+ * Training steps allocate the same sizes every step, so a free list keyed by size (rounded to
+ * 256 bytes) gives near-perfect reuse: an exact size is served first, else the smallest cached
+ * buffer of at most twice the size (so sizes no longer asked for do not pile up). Reuse is safe
+ * without host syncs because each device has one in-order queue: a kernel reading a recycled
+ * buffer is queued after every kernel that used it before. Debug mode fills buffers with NaN
+ * and surrounds them with guard regions checked on release (ggml's sentinel habit). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,34 @@ void tassl_device_pool_trim(tassl_device *dev) {
     while (dev->pool.nfree > 0) drop_cached(dev, dev->pool.nfree - 1);
 }
 
+/* TASSL_POOL_STATS=1: at device close, print to stderr the peak bytes in use, what the cache
+ * still holds (bytes in use + cached = reserved) and the largest cached sizes. */
+static void print_stats(const tassl_device *dev) {
+    const char *e = getenv("TASSL_POOL_STATS");
+    if (!e || !*e || strcmp(e, "0") == 0) return;
+    const tassl_pool *p = &dev->pool;
+    const double mb = 1024.0 * 1024.0;
+    fprintf(stderr,
+            "tassl pool: peak in use %.1f MB; at close %.1f MB in use, %.1f MB cached in %d "
+            "buffers\n",
+            (double)p->peak_in_use / mb, (double)p->bytes_in_use / mb,
+            (double)p->bytes_cached / mb, p->nfree);
+    size_t done = (size_t)-1; /* sizes printed so far are all >= done */
+    for (int k = 0; k < 5; k++) {
+        size_t size = 0;
+        for (int i = 0; i < p->nfree; i++)
+            if (p->free_list[i].bytes < done && p->free_list[i].bytes > size)
+                size = p->free_list[i].bytes;
+        if (size == 0) break;
+        int n = 0;
+        for (int i = 0; i < p->nfree; i++) n += p->free_list[i].bytes == size;
+        fprintf(stderr, "  cached: %d x %zu bytes\n", n, size);
+        done = size;
+    }
+}
+
 void tassl_pool_release_all(tassl_device *dev) {
+    print_stats(dev);
     tassl_device_pool_trim(dev);
     free(dev->pool.free_list);
     dev->pool.free_list = NULL;
@@ -62,13 +90,22 @@ tassl_status tassl_pool_get(tassl_device *dev, size_t bytes, tassl_buf **out, in
     *out = NULL;
     *base_off = dev->debug ? TASSL_GUARD_FLOATS : 0;
     tassl_buf *buf = NULL;
+    /* exact size first (newest first); else the smallest cached buffer of at most twice the
+     * size, so sizes the step no longer asks for are reused instead of piling up */
+    int best = -1;
     for (int i = p->nfree - 1; i >= 0; i--) {
-        if (p->free_list[i].bytes == want) {
-            buf = p->free_list[i].buf;
-            p->bytes_cached -= want;
-            p->free_list[i] = p->free_list[--p->nfree];
+        size_t b = p->free_list[i].bytes;
+        if (b == want) {
+            best = i;
             break;
         }
+        if (b > want && b / 2 <= want && (best < 0 || b < p->free_list[best].bytes)) best = i;
+    }
+    if (best >= 0) {
+        buf = p->free_list[best].buf;
+        want = p->free_list[best].bytes;
+        p->bytes_cached -= want;
+        p->free_list[best] = p->free_list[--p->nfree];
     }
     if (!buf) {
         tassl_status s = dev->be->buf_alloc(dev, want, &buf);
