@@ -435,7 +435,8 @@ static void draw_series_panel(rp_fig *fig, double x, double y, double w, double 
     if (!isfinite(xlo)) xlo = 0, xhi = 1, ylo = 0, yhi = 1;
     rp_axes_xrange(&a, xlo, xhi, false);
     double pad = (yhi - ylo) * 0.04;
-    rp_axes_yrange(&a, ylo - pad, yhi + pad);
+    /* a non-negative series (losses, Dice) gets no axis below 0 */
+    rp_axes_yrange(&a, ylo >= 0 ? fmax(ylo - pad, 0) : ylo - pad, yhi + pad);
     rp_axes_draw(&a, title, "step", ylabel);
     rp_legend_item items[16];
     int ni = 0;
