@@ -79,6 +79,12 @@ const char *tassl_cfg_type_name(tassl_cfg_type t);
 /* The registered key closest to `name` by edit distance (for "did you mean"); NULL if none is
  * reasonably close. */
 const char *tassl_config_suggest(const char *name);
+/* Levenshtein distance of two short names (1000 when either is over 127 characters). */
+int tassl_name_distance(const char *a, const char *b);
+/* The candidate closest to `name` for a "did you mean": edit distance, where a candidate whose
+ * last dotted segment is within 1 edit of name's counts as that distance + 2 (the right key in
+ * the wrong section); NULL unless the best distance is at most max(2, strlen(name) / 3). */
+const char *tassl_closest_name(const char *name, const char *const *cands, int n);
 
 /* ---- a configuration: every registered key with a value ------------------------------------ */
 

@@ -94,6 +94,9 @@ void tassl_run_progress(tassl_run *r, int64_t step, int64_t total, double loss,
 void tassl_run_progress_lr(tassl_run *r, int64_t step, int64_t total, double loss, double lr,
                            double samples_per_s);
 
+/* The resolved configuration, line by line, through tassl_run_log (the head of every train.log). */
+void tassl_run_log_config(tassl_run *r, const tassl_config *cfg);
+
 /* ---- optimiser and schedule from a configuration -------------------------------------------- */
 
 /* The optimiser (optim.name and its hyper-parameters, optim.no_decay patterns) over p and the

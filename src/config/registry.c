@@ -241,7 +241,7 @@ bool cfg_is_list(tassl_cfg_type t) {
 }
 
 /* Levenshtein distance (short strings: key names) */
-static int edit_distance(const char *a, const char *b) {
+int tassl_name_distance(const char *a, const char *b) {
     size_t na = strlen(a), nb = strlen(b);
     if (na > 127 || nb > 127) return 1000;
     int prev[128], cur[128];
@@ -264,18 +264,28 @@ static const char *leaf(const char *name) {
     return d ? d + 1 : name;
 }
 
-const char *tassl_config_suggest(const char *name) {
-    cfg_registry_init();
+const char *tassl_closest_name(const char *name, const char *const *cands, int n) {
     int best = 1 << 30;
     const char *out = NULL;
-    for (int i = 0; i < nreg; i++) {
-        const char *k = reg[i].k->name;
-        int d = edit_distance(name, k);
+    for (int i = 0; i < n; i++) {
+        const char *k = cands[i];
+        int d = tassl_name_distance(name, k);
         /* the right key in the wrong section ("train.lr" for "optim.lr"): the leaf matches */
-        int dl = edit_distance(leaf(name), leaf(k));
+        int dl = tassl_name_distance(leaf(name), leaf(k));
         if (dl <= 1 && dl + 2 < d) d = dl + 2;
         if (d < best) best = d, out = k;
     }
     int len = (int)strlen(name), limit = len / 3 > 2 ? len / 3 : 2;
     return best <= limit ? out : NULL;
+}
+
+const char *tassl_config_suggest(const char *name) {
+    cfg_registry_init();
+    const char **names = malloc(sizeof *names * (size_t)(nreg > 0 ? nreg : 1));
+    if (!names) return NULL;
+    for (int i = 0; i < nreg; i++)
+        names[i] = reg[i].k->name;
+    const char *out = tassl_closest_name(name, names, nreg);
+    free(names);
+    return out;
 }

@@ -43,29 +43,11 @@ static bool next(reader *r, yaml_event_t *ev) {
     return yaml_parser_parse(&r->p, ev) != 0;
 }
 
-/* Levenshtein, for section suggestions */
-static int dist(const char *a, const char *b) {
-    size_t na = strlen(a), nb = strlen(b);
-    if (na > 127 || nb > 127) return 1000;
-    int prev[128], cur[128];
-    for (size_t j = 0; j <= nb; j++)
-        prev[j] = (int)j;
-    for (size_t i = 1; i <= na; i++) {
-        cur[0] = (int)i;
-        for (size_t j = 1; j <= nb; j++) {
-            int s = prev[j - 1] + (a[i - 1] != b[j - 1]), d = prev[j] + 1, n = cur[j - 1] + 1;
-            cur[j] = s < d ? (s < n ? s : n) : (d < n ? d : n);
-        }
-        memcpy(prev, cur, sizeof(int) * (nb + 1));
-    }
-    return prev[nb];
-}
-
 /* Closest registered key or section name with as many segments as `name`. */
 static void suggest(const char *name, char *out, size_t len) {
     out[0] = 0;
     const char *k = tassl_config_suggest(name);
-    int best = k ? dist(name, k) : 1 << 30;
+    int best = k ? tassl_name_distance(name, k) : 1 << 30;
     if (k) snprintf(out, len, "%s", k);
     int dots = 0;
     for (const char *p = name; *p; p++)
@@ -81,7 +63,7 @@ static void suggest(const char *name, char *out, size_t len) {
         }
         pre[j] = 0;
         if (!kn[j] || strcmp(pre, kn) == 0) continue; /* that is the key itself */
-        int e = dist(name, pre);
+        int e = tassl_name_distance(name, pre);
         int limit = (int)strlen(name) / 3 > 2 ? (int)strlen(name) / 3 : 2;
         if (e < best && e <= limit) best = e, snprintf(out, len, "%s", pre);
     }

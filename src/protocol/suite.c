@@ -81,39 +81,12 @@ void proto_yaml_quote(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static int dist(const char *a, const char *b) {
-    size_t na = strlen(a), nb = strlen(b);
-    if (na > 127 || nb > 127) return 1000;
-    int prev[128], cur[128];
-    for (size_t j = 0; j <= nb; j++)
-        prev[j] = (int)j;
-    for (size_t i = 1; i <= na; i++) {
-        cur[0] = (int)i;
-        for (size_t j = 1; j <= nb; j++) {
-            int s = prev[j - 1] + (a[i - 1] != b[j - 1]), d = prev[j] + 1, n = cur[j - 1] + 1;
-            cur[j] = s < d ? (s < n ? s : n) : (d < n ? d : n);
-        }
-        memcpy(prev, cur, sizeof(int) * (nb + 1));
-    }
-    return prev[nb];
-}
-
 /* The closest suite key or section (or a leaf match in another section), NULL if none is close. */
 static const char *suggest(const char *name) {
-    const char *best = NULL;
-    int bd = 1 << 30;
-    const char *leaf = strrchr(name, '.');
-    leaf = leaf ? leaf + 1 : name;
-    for (int i = 0; i < NKEYS + 2; i++) {
-        const char *k = i < NKEYS ? keys[i].name : sections[i - NKEYS];
-        int d = dist(name, k);
-        const char *kl = strrchr(k, '.');
-        int dl = dist(leaf, kl ? kl + 1 : k);
-        if (dl <= 1 && dl + 2 < d) d = dl + 2;
-        if (d < bd) bd = d, best = k;
-    }
-    int len = (int)strlen(name), limit = len / 3 > 2 ? len / 3 : 2;
-    return bd <= limit ? best : NULL;
+    const char *names[NKEYS + 2];
+    for (int i = 0; i < NKEYS + 2; i++)
+        names[i] = i < NKEYS ? keys[i].name : sections[i - NKEYS];
+    return tassl_closest_name(name, names, NKEYS + 2);
 }
 
 tassl_status tassl_protocol_register_config(void) {

@@ -247,6 +247,17 @@ void tassl_run_close(tassl_run *r) {
     free(r);
 }
 
+void tassl_run_log_config(tassl_run *r, const tassl_config *cfg) {
+    char *text = tassl_config_to_string(cfg);
+    if (!text) return;
+    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl) *nl = 0;
+        tassl_run_log(r, "%s", line);
+    }
+    free(text);
+}
+
 void tassl_run_log(tassl_run *r, const char *fmt, ...) {
     char line[2048];
     va_list ap;

@@ -176,17 +176,6 @@ static tassl_status save(trainer *t, int64_t step) {
     return s;
 }
 
-static void log_config(trainer *t) {
-    char *text = tassl_config_to_string(t->cfg);
-    if (!text) return;
-    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-        nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        tassl_run_log(t->run, "%s", line);
-    }
-    free(text);
-}
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -356,7 +345,7 @@ tassl_status tassl_train(const tassl_config *cfg, const tassl_train_opts *opts) 
     const tassl_device_info *di = tassl_device_get_info(t.dev);
     tassl_run_log(t.run, "tassl %s train: run %s on %s", tassl_version(), tassl_run_dir(t.run),
                   di->name);
-    log_config(&t);
+    tassl_run_log_config(t.run, t.cfg);
     tassl_run_log(
         t.run, "model: ResNet-%lld %dD encoder (%lld parameters) + linear classifier (%lld)",
         (long long)tassl_config_int(cfg, "model.depth"), (int)tassl_config_int(cfg, "model.dims"),

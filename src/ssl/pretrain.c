@@ -93,17 +93,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void log_config(pretrainer *t) {
-    char *text = tassl_config_to_string(t->cfg);
-    if (!text) return;
-    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-        nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        tassl_run_log(t->run, "%s", line);
-    }
-    free(text);
-}
-
 /* ---- previews -------------------------------------------------------------------------------- */
 
 /* Channel 0 of sample 0 (the middle slice in 3D) of each of the three tensors, side by side with
@@ -389,7 +378,7 @@ tassl_status tassl_pretrain(const tassl_config *cfg, tassl_pretrain_opts *opts) 
     const tassl_device_info *di = tassl_device_get_info(t.dev);
     tassl_run_log(t.run, "tassl %s pretrain: run %s on %s", tassl_version(), tassl_run_dir(t.run),
                   di->name);
-    log_config(&t);
+    tassl_run_log_config(t.run, t.cfg);
     const tassl_ssl_env *env = tassl_ssl_env_of(t.ssl);
     tassl_ssl_inputs in = tassl_ssl_inputs_of(t.ssl);
     tassl_run_log(t.run,

@@ -360,9 +360,7 @@ static tassl_status ft_setup(ft *t, const tassl_config *cfg, bool need_train, bo
     task_env *e = &t->env;
     if ((s = parse_kind(c, &e->kind)) != TASSL_OK) return s;
     if (!(t->ops = task_ops_of(e->kind)))
-        return tassl_error(TASSL_ERR_UNSUPPORTED,
-                           "task.kind: %s is not built into this tassl (src/task/%s.c is missing)",
-                           tassl_task_kind_name(e->kind), tassl_task_kind_name(e->kind));
+        return tassl_error(TASSL_ERR_ARG, "task.kind: %d is not a task kind", (int)e->kind);
     snprintf(e->protocol, sizeof e->protocol, "%s", tassl_config_str(c, "task.protocol"));
     bool cls = e->kind == TASSL_TASK_CLASSIFICATION;
     if (!cls && (strcmp(e->protocol, "linear") == 0 || strcmp(e->protocol, "knn") == 0))
@@ -644,17 +642,6 @@ static int split_of(const char *name) {
                                        : TASSL_SPLIT_NONE;
 }
 
-static void log_config(ft *t) {
-    char *text = tassl_config_to_string(t->cfg);
-    if (!text) return;
-    for (char *line = text, *nl; line && *line; line = nl ? nl + 1 : NULL) {
-        nl = strchr(line, '\n');
-        if (nl) *nl = 0;
-        tassl_run_log(t->run, "%s", line);
-    }
-    free(text);
-}
-
 static void log_result(ft *t, const tassl_task_result *r) {
     char line[1024];
     int n = snprintf(line, sizeof line, "%s (%lld samples):", r->split, (long long)r->samples);
@@ -707,7 +694,7 @@ tassl_status tassl_finetune(const tassl_config *cfg, const tassl_finetune_opts *
     const tassl_device_info *di = tassl_device_get_info(t.dev);
     tassl_run_log(t.run, "tassl %s finetune: run %s on %s", tassl_version(), tassl_run_dir(t.run),
                   di->name);
-    log_config(&t);
+    tassl_run_log_config(t.run, t.cfg);
     tassl_run_log(t.run,
                   "task: %s, protocol %s, %d classes; encoder %s %dD (%lld parameters, "
                   "embedding %lld) from %s; sample (%lld, %lld, %lld, %lld)",
