@@ -167,6 +167,7 @@ static void no_test_voxel_in_training(void **state) {
     check_manifest("colin27/seg_lobes_2d.csv", TASSL_SPLIT_TEST, 2, lay3, "tv", 64);
     check_manifest("colin27/seg_brain_2d.csv", TASSL_SPLIT_VAL, 3, lay3, "tx", 24);
     check_manifest("colin27/cls_lobe.csv", TASSL_SPLIT_TRAIN, 3, lay3, "vx", 0);
+    check_manifest("colin27/cls_lobe_2d.csv", TASSL_SPLIT_TRAIN, 2, lay3, "vx", 0);
     check_manifest("colin27/det_subcortical.csv", TASSL_SPLIT_TRAIN, 2, layd, "vx", 0);
     check_manifest("colin27/det_subcortical.csv", TASSL_SPLIT_TEST, 2, layd, "tv", 0);
     /* the pool's Colin27 volumes avoid validation and test rows of every layout */
@@ -280,7 +281,7 @@ static void fractions_choose_subsets(void **state) {
     const struct {
         const char *name;
         int subjects; /* training subjects N (-1: one per training record) */
-    } man[] = {{"cls_lobe.csv", 8 * PER_CLASS}, {"seg_brain_2d.csv", rows}, {"seg_lobes_2d.csv", rows},
+    } man[] = {{"cls_lobe.csv", 8 * PER_CLASS}, {"cls_lobe_2d.csv", 8 * PER_CLASS}, {"seg_brain_2d.csv", rows}, {"seg_lobes_2d.csv", rows},
                {"seg_brain.csv", 6}, {"seg_lobes.csv", 6}, {"det_subcortical.csv", -1}};
     const double f[3] = {0.05, 0.25, 1.0};
     for (size_t k = 0; k < sizeof man / sizeof man[0]; k++) {
@@ -306,7 +307,7 @@ static void fractions_choose_subsets(void **state) {
                 while (q < nr[j + 1] && r[j + 1][q] < r[j][i]) q++;
                 assert_true(q < nr[j + 1] && r[j + 1][q] == r[j][i]);
             }
-        if (!strcmp(man[k].name, "cls_lobe.csv"))
+        if (!strncmp(man[k].name, "cls_lobe", 8))
             for (int j = 0; j < 3; j++) { /* stratified: equal counts per lobe */
                 int per[8] = {0};
                 for (int i = 0; i < nr[j]; i++) per[m.rec[r[j][i]].label]++;
@@ -316,6 +317,38 @@ static void fractions_choose_subsets(void **state) {
         for (int j = 0; j < 3; j++) free(r[j]);
         tassl_manifest_free(&m);
     }
+}
+
+/* cls_lobe_2d.csv is cls_lobe.csv row for row (label, subject, split), and each 2D record is the
+ * central axial slice (the labelled voxel's) of the corresponding 24³ patch */
+static void lobe_slices_match_patches(void **state) {
+    (void)state;
+    if (!have_data) skip();
+    char p3[512], p2[512];
+    snprintf(p3, sizeof p3, "%s/colin27/cls_lobe.csv", dir);
+    snprintf(p2, sizeof p2, "%s/colin27/cls_lobe_2d.csv", dir);
+    tassl_manifest m3, m2;
+    assert_int_equal(tassl_manifest_read(&m3, p3, NULL), TASSL_OK);
+    assert_int_equal(tassl_manifest_read(&m2, p2, NULL), TASSL_OK);
+    assert_int_equal(m2.n, m3.n);
+    assert_true(m3.n >= 8 * PER_CLASS);
+    for (int i = 0; i < m3.n; i++) {
+        assert_int_equal(m2.rec[i].label, m3.rec[i].label);
+        assert_int_equal(m2.rec[i].split, m3.rec[i].split);
+        assert_string_equal(m2.rec[i].subject, m3.rec[i].subject);
+        if (i % 7) continue; /* compare every 7th pair's voxels */
+        tassl_image a, b;
+        assert_int_equal(tassl_image_read(m3.rec[i].image, NULL, &a, NULL), TASSL_OK);
+        assert_int_equal(tassl_image_read(m2.rec[i].image, NULL, &b, NULL), TASSL_OK);
+        assert_int_equal(b.d, 1);
+        assert_int_equal(b.h, a.h);
+        assert_int_equal(b.w, a.w);
+        const float *mid = a.data + (a.d / 2) * a.h * a.w;
+        for (int64_t v = 0; v < b.h * b.w; v++)
+            if (b.data[v] != mid[v]) fail_msg("%s: voxel %lld is %g, the patch's central slice has %g", m2.rec[i].image, (long long)v, (double)b.data[v], (double)mid[v]);
+        tassl_image_free(&a), tassl_image_free(&b);
+    }
+    tassl_manifest_free(&m3), tassl_manifest_free(&m2);
 }
 
 /* the manifests name their files relative to their own folder (prepared from a relative DIR) */
@@ -361,6 +394,7 @@ int main(void) {
         cmocka_unit_test(no_test_voxel_in_training),
         cmocka_unit_test(labels_are_derived),
         cmocka_unit_test(fractions_choose_subsets),
+        cmocka_unit_test(lobe_slices_match_patches),
         cmocka_unit_test(manifest_paths_relative),
         cmocka_unit_test(prepare_bad_input),
     };

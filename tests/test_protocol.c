@@ -607,6 +607,12 @@ static void test_end_to_end(void **state) {
         lab[in][sd] = (long)json_integer_value(json_object_get(run, "train_labelled"));
     }
     assert_true(lab[0][0] > 0 && lab[0][0] == lab[1][0] && lab[0][1] == lab[1][1]);
+    /* resources: the pretraining's wall time and memory peak from its metrics.jsonl */
+    json_t *res = json_array_get(json_object_get(r, "resources"), 1);
+    assert_string_equal(json_string_value(json_object_get(res, "init")), "simclr");
+    assert_true(jget(res, "pretrain_s") > 0);
+    assert_true(jget(res, "pretrain_mem_peak_bytes") > 0);
+    assert_null(json_object_get(json_array_get(json_object_get(r, "resources"), 0), "pretrain_s"));
     json_decref(r);
     /* again: everything is reused */
     o = (tassl_bench_opts){0};
@@ -618,6 +624,31 @@ static void test_end_to_end(void **state) {
     assert_int_equal(o.cells_run, 0);
     assert_int_equal(o.cells_reused, 8);
     assert_int_equal(o.pretrain_reused, 1);
+    tassl_suite_free(&s);
+    /* another suite naming that pretraining run directory as a checkpoint init reports its
+     * pretraining time and memory too */
+    char dir2[600];
+    snprintf(dir2, sizeof dir2, "%s/e2e-ck", tmpdir);
+    snprintf(text, sizeof text,
+             "suite:\n  name: tiny-e2e-ck\n  task: %s\n  inits: [scratch, \"ck=%s/pretrain/simclr\"]\n"
+             "  fractions: [1]\n  seeds: [0]\n"
+             "  synth: {n: 40, dims: 2, size: [32, 32], seed: 3}\n",
+             task, dir);
+    if (tassl_suite_load_string(text, "e2e-ck.yaml", &s) != TASSL_OK) fail_msg("%s", tassl_last_error());
+    o = (tassl_bench_opts){0};
+    o.out = dir2;
+    o.device = dev;
+    o.quiet = true;
+    if (tassl_bench_run(&s, &o) != TASSL_OK) fail_msg("%s", tassl_last_error());
+    assert_int_equal(o.cells_run, 2);
+    snprintf(p, sizeof p, "%s/results.json", dir2);
+    r = json_load_file(p, 0, &e);
+    assert_non_null(r);
+    res = json_array_get(json_object_get(r, "resources"), 1);
+    assert_string_equal(json_string_value(json_object_get(res, "kind")), "checkpoint");
+    assert_true(jget(res, "pretrain_s") > 0);
+    assert_true(jget(res, "pretrain_mem_peak_bytes") > 0);
+    json_decref(r);
     tassl_suite_free(&s);
 }
 

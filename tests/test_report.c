@@ -350,6 +350,63 @@ static void test_suite(void **state) {
     assert_int_equal(rename(P("suite/results.csv.bak"), P("suite/results.csv")), 0);
 }
 
+/* the Markdown summary: the same numbers as results.csv, Δ bold only when its interval excludes
+ * 0, the best mean per budget bold, a '|' in a name escaped, the resources table; errors */
+static char *markdown_of(const char *dir, const char *metrics, tassl_status *st) {
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    tassl_report_opts o = tassl_report_opts_default();
+    o.metrics = metrics;
+    *st = tassl_report_markdown(dir, &o, f);
+    long n = ftell(f);
+    assert_true(n >= 0);
+    char *buf = calloc((size_t)n + 1, 1);
+    assert_non_null(buf);
+    rewind(f);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return buf;
+}
+
+static void test_suite_markdown(void **state) {
+    (void)state;
+    build_suite("demo|md");
+    tassl_status st;
+    char *md = markdown_of(P("suite"), NULL, &st);
+    if (st != TASSL_OK) fail_msg("%s", tassl_last_error());
+    assert_non_null(strstr(md, "Suite `demo\\|md` (classification; 3 inits × 3 budgets × 3 seeds)."));
+    assert_non_null(strstr(md, "| init | 1 % | 10 % | 100 % |"));
+    /* 1 %: scratch 0.50 ± 0.045, simclr 0.59 best, Δ +0.09 [0.07, 0.11] excludes 0 */
+    assert_non_null(strstr(md, "| scratch | 0.500 ± 0.045 (3) |"));
+    assert_non_null(strstr(md, "| simclr | **0.590** ± 0.045 (3)<br>Δ **+0.090** [+0.070, +0.110] |"));
+    assert_non_null(strstr(md, "| byol | 0.550 ± 0.045 (3)<br>Δ **+0.050** [+0.030, +0.070] |"));
+    /* 100 %: every init 0.74 (all best), Δ 0 with an interval across 0: not bold */
+    assert_non_null(strstr(md, "**0.740** ± 0.025 (3)<br>Δ +0.000 [-0.020, +0.020] |"));
+    assert_null(strstr(md, "macro_f1")); /* only the primary unless asked */
+    assert_non_null(strstr(md, "| simclr | 412.0 | – | 9 | 12.5 | 1 |"));
+    free(md);
+    md = markdown_of(P("suite"), "macro_f1", &st);
+    assert_int_equal(st, TASSL_OK);
+    assert_non_null(strstr(md, "**macro_f1** (higher is better)"));
+    assert_non_null(strstr(md, "| scratch | 0.470 ± 0.045 (3) |"));
+    assert_null(strstr(md, "**accuracy**"));
+    free(md);
+    md = markdown_of(P("suite"), "all", &st);
+    assert_int_equal(st, TASSL_OK);
+    assert_non_null(strstr(md, "**accuracy**"));
+    assert_non_null(strstr(md, "**macro_f1**"));
+    free(md);
+    md = markdown_of(P("suite"), "dice", &st);
+    assert_int_equal(st, TASSL_ERR_ARG);
+    assert_non_null(strstr(tassl_last_error(), "'dice'"));
+    free(md);
+    mkdirs(P("notasuite"));
+    md = markdown_of(P("notasuite"), NULL, &st);
+    assert_int_equal(st, TASSL_ERR_ARG);
+    assert_non_null(strstr(tassl_last_error(), "results.json"));
+    free(md);
+}
+
 static void test_suite_errors(void **state) {
     (void)state;
     build_suite("errors");
@@ -715,6 +772,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_suite),
         cmocka_unit_test(test_suite_errors),
+        cmocka_unit_test(test_suite_markdown),
         cmocka_unit_test(test_suite_kshot),
         cmocka_unit_test(test_classification_run),
         cmocka_unit_test(test_segmentation_run),

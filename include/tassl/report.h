@@ -26,6 +26,7 @@
 #define TASSL_REPORT_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include "status.h"
 
 #ifdef __cplusplus
@@ -61,6 +62,16 @@ typedef struct tassl_report_info {
  * leaves any earlier report.html in place. */
 tassl_status tassl_report_write(const char *dir, const tassl_report_opts *opts,
                                 tassl_report_info *info);
+
+/* The results of a suite directory (results.json; results.csv's numbers when present) as
+ * Markdown on out, for write-ups such as docs/RESULTS.md (`tassl report DIR --markdown`): one
+ * line naming the suite, then for each metric of opts->metrics (NULL: the primary; "all": every
+ * metric but the per-class ones) an init × budget table — mean ± 95 % CI half-width (n), the
+ * paired difference Δ to scratch with its interval (bold when it excludes 0), the best mean per
+ * budget in bold — and a table of runtime and memory per init (results.json "resources").
+ * Errors: TASSL_ERR_ARG when DIR has no results.json or a metric is unknown, TASSL_ERR_FORMAT /
+ * TASSL_ERR_IO as tassl_report_write. Writes nothing under DIR. */
+tassl_status tassl_report_markdown(const char *dir, const tassl_report_opts *opts, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,8 @@
 void tassl_cmd_report_help(FILE *out) {
     fprintf(out,
             "usage: tassl report DIR [--metrics M1,M2|all] [--cases N] [--curves N]\n"
-            "                        [--title TEXT] [--quiet]\n\n"
+            "                        [--title TEXT] [--quiet]\n"
+            "       tassl report SUITE_DIR --markdown [--metrics M1,M2|all]\n\n"
             "Writes DIR/report.html, one self-contained page (figures embedded, nothing loaded\n"
             "from the network) with DIR/figures/NAME.png beside it. DIR is a suite directory\n"
             "(results.json, results.csv, cells/ from `tassl benchmark`) or a finetune run\n"
@@ -25,13 +26,16 @@ void tassl_cmd_report_help(FILE *out) {
             "  --curves N      suite: label fractions with training curves (default 2:\n"
             "                  the smallest and the largest)\n"
             "  --title TEXT    page title\n"
+            "  --markdown      print the suite's tables (mean +- CI, paired difference to\n"
+            "                  scratch, runtime and memory per init) as Markdown on stdout\n"
+            "                  instead of writing report.html\n"
             "  --quiet         print nothing on success\n");
 }
 
 int tassl_cmd_report(int argc, char **argv) {
     tassl_report_opts o = tassl_report_opts_default();
     const char *dir = NULL;
-    int quiet = 0;
+    int quiet = 0, markdown = 0;
     for (int i = 1; i < argc; i++) {
         int missing = 0;
         const char *v;
@@ -56,6 +60,8 @@ int tassl_cmd_report(int argc, char **argv) {
             o.max_curves = (int)n;
         } else if (!missing && strcmp(argv[i], "--quiet") == 0)
             quiet = 1;
+        else if (!missing && strcmp(argv[i], "--markdown") == 0)
+            markdown = 1;
         else if (!missing && argv[i][0] != '-' && !dir)
             dir = argv[i];
         else if (!missing) {
@@ -70,6 +76,13 @@ int tassl_cmd_report(int argc, char **argv) {
     if (!dir) {
         fprintf(stderr, "tassl report: usage: tassl report DIR (see --help)\n");
         return 2;
+    }
+    if (markdown) {
+        if (tassl_report_markdown(dir, &o, stdout) != TASSL_OK) {
+            fprintf(stderr, "tassl report: %s\n", tassl_last_error());
+            return 1;
+        }
+        return 0;
     }
     tassl_report_info info;
     if (tassl_report_write(dir, &o, &info) != TASSL_OK) {

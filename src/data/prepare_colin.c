@@ -1,6 +1,7 @@
 /* prepare_colin.c — labelled tasks on the Colin27 T1 (mricron's ch2), all derived from files of
  * this very subject: brain-mask segmentation (ch2bet > 0), lobe segmentation (AAL's 116 regions
- * grouped by the lobe digit of their code in aal.nii.txt), patch classification by lobe, and
+ * grouped by the lobe digit of their code in aal.nii.txt), patch classification by lobe (24³
+ * patches, and their central axial slices for 2D encoders), and
  * detection of subcortical structures (boxes on axial slices). Splits are slabs along z with
  * gaps, so no voxel of a test slab is in any training sample (see docs/DATA.md, "Slab split").
  * Within the training slab the subjects are finer — one per lobe patch, per detection slice, and
@@ -178,8 +179,8 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
     *nz = D;
     if (!o->colin) goto layout_only;
     data_fmt(base, sizeof base, "%s/colin27", o->dir);
-    const char *subs[] = {"seg", "seg2d", "cls_lobe", "det"};
-    for (int k = 0; k < 4 && st == TASSL_OK; k++) {
+    const char *subs[] = {"seg", "seg2d", "cls_lobe", "cls_lobe2d", "det"};
+    for (int k = 0; k < 5 && st == TASSL_OK; k++) {
         data_fmt(p, sizeof p, "%s/%s", base, subs[k]);
         st = data_mkdirs(p);
     }
@@ -195,8 +196,8 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
             if (fclose(f) != 0) st = tassl_error(TASSL_ERR_IO, "%s: write failed", p);
         }
     }
-    tassl_manifest mc, md;
-    memset(&mc, 0, sizeof mc), memset(&md, 0, sizeof md);
+    tassl_manifest mc, mc2, md; /* cls_lobe.csv, cls_lobe_2d.csv, det_subcortical.csv */
+    memset(&mc, 0, sizeof mc), memset(&mc2, 0, sizeof mc2), memset(&md, 0, sizeof md);
     /* segmentation: 3D blocks and 2D slices of the training slab, val/test slab volumes */
     if (st == TASSL_OK) st = prepare_colin_seg(o, base, &t1, &brain, &lobes, (const int64_t(*)[2])s3);
     /* lobe patches: centre voxel's lobe, patch inside the slab */
@@ -235,6 +236,16 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
                 else
                     snprintf(subj, sizeof subj, "%s", slab);
                 if (st == TASSL_OK) st = prepare_add_row(&mc, p, NULL, c - 1, NULL, 0, subj, s);
+                /* the same patch's central axial slice (through the labelled voxel) for 2D
+                 * encoders: same label, same subject */
+                int64_t org2[3] = {t / plane, org[1], org[2]}, size2[3] = {1, P, P};
+                if (st == TASSL_OK) st = prepare_crop(&t1, org2, size2, &a);
+                if (st != TASSL_OK) break;
+                data_fmt(p, sizeof p, "%s/cls_lobe2d/%s_%s_%03d.nii.gz", base,
+                         tassl_split_name((tassl_split)s), lobe_names[c], k);
+                st = prepare_write_u8(p, &a);
+                tassl_image_free(&a);
+                if (st == TASSL_OK) st = prepare_add_row(&mc2, p, NULL, c - 1, NULL, 0, subj, s);
                 counts[s][c]++;
             }
         }
@@ -294,10 +305,14 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
         st = tassl_manifest_write(&mc, q);
     }
     if (st == TASSL_OK) {
+        data_fmt(q, sizeof q, "%s/cls_lobe_2d.csv", base);
+        st = tassl_manifest_write(&mc2, q);
+    }
+    if (st == TASSL_OK) {
         data_fmt(q, sizeof q, "%s/det_subcortical.csv", base);
         st = tassl_manifest_write(&md, q);
     }
-    tassl_manifest_free(&mc), tassl_manifest_free(&md);
+    tassl_manifest_free(&mc), tassl_manifest_free(&mc2), tassl_manifest_free(&md);
 layout_only:
     free(lay3);
     free(layd);

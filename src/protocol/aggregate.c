@@ -55,19 +55,39 @@ static int scratch_index(const tassl_suite *s) {
 }
 
 /* wall_s of the last line of a pretraining run's metrics.jsonl (NaN if none) */
-static double pretrain_wall(const char *dir, const char *init) {
-    char *p = proto_fmt("%s/pretrain/%s/metrics.jsonl", dir, init);
+/* The pretraining run behind init i — DIR/pretrain/<init> for a pretraining the suite made, the
+ * directory itself for a checkpoint init that names a run directory — as a malloc'd path, or
+ * NULL (scratch, a checkpoint file). */
+static char *pretrain_run(const tassl_suite *s, const char *dir, int i) {
+    if (s->inits[i].kind == TASSL_SUITE_INIT_PRETRAIN)
+        return proto_fmt("%s/pretrain/%s", dir, s->inits[i].name);
+    if (s->inits[i].kind == TASSL_SUITE_INIT_CHECKPOINT && s->inits[i].path) {
+        char *m = proto_fmt("%s/metrics.jsonl", s->inits[i].path);
+        bool run = m && proto_exists(m);
+        free(m);
+        if (run) return proto_fmt("%s", s->inits[i].path);
+    }
+    return NULL;
+}
+
+/* A pretraining run's wall time (the last wall_s of its metrics.jsonl, continued across
+ * resumes) and device memory peak (the largest mem_peak_bytes); NaN when unknown. */
+static void pretrain_stats(const char *run, double *wall, double *mem) {
+    *wall = *mem = NAN;
+    char *p = run ? proto_fmt("%s/metrics.jsonl", run) : NULL;
     FILE *f = p ? fopen(p, "rb") : NULL;
     free(p);
-    if (!f) return NAN;
-    char line[65536], last[65536] = "";
-    while (fgets(line, sizeof line, f))
-        if (line[0] == '{') memcpy(last, line, sizeof last);
+    if (!f) return;
+    char line[65536];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] != '{') continue;
+        json_t *o = json_loads(line, 0, NULL);
+        json_t *w = o ? json_object_get(o, "wall_s") : NULL, *m = o ? json_object_get(o, "mem_peak_bytes") : NULL;
+        if (json_is_number(w)) *wall = json_number_value(w);
+        if (json_is_number(m) && !(json_number_value(m) <= *mem)) *mem = json_number_value(m);
+        json_decref(o);
+    }
     fclose(f);
-    json_t *o = json_loads(last, 0, NULL), *w = o ? json_object_get(o, "wall_s") : NULL;
-    double v = json_is_number(w) ? json_number_value(w) : NAN;
-    json_decref(o);
-    return v;
 }
 
 /* the task kind from the base config when its keys are registered (NULL otherwise) */
@@ -292,9 +312,16 @@ static tassl_status build(const agg *a, json_t **out_json, char **csv, size_t *c
             char *pd = proto_fmt("pretrain/%s", s->inits[i].name);
             json_object_set_new(o, "pretrain_dir", json_string(pd ? pd : ""));
             free(pd);
-            json_object_set_new(o, "pretrain_s", jnum(pretrain_wall(a->dir, s->inits[i].name)));
         } else if (s->inits[i].kind == TASSL_SUITE_INIT_CHECKPOINT) {
             json_object_set_new(o, "checkpoint", json_string(s->inits[i].path));
+        }
+        char *run = pretrain_run(s, a->dir, i);
+        if (run) {
+            double pw, pm;
+            pretrain_stats(run, &pw, &pm);
+            json_object_set_new(o, "pretrain_s", jnum(pw));
+            json_object_set_new(o, "pretrain_mem_peak_bytes", jnum(pm));
+            free(run);
         }
         json_array_append_new(res, o);
     }
@@ -379,8 +406,8 @@ static void table(const agg *a, FILE *f) {
         fputc('\n', f);
     }
     /* runtime and memory per init */
-    fprintf(f, "\n%-12s %6s %12s %12s %14s\n", "init", "cells", "train s/cell", "pretrain s",
-            "peak MiB");
+    fprintf(f, "\n%-12s %6s %12s %14s %12s %15s\n", "init", "cells", "train s/cell", "peak MiB",
+            "pretrain s", "pretrain MiB");
     for (int i = 0; i < s->ninits; i++) {
         int k = 0;
         double tot = 0, mem = 0;
@@ -392,13 +419,15 @@ static void table(const agg *a, FILE *f) {
                 if (isfinite(a->ev[c].train_s)) tot += a->ev[c].train_s;
                 if (a->ev[c].mem_peak_bytes > mem) mem = a->ev[c].mem_peak_bytes;
             }
-        double pw = s->inits[i].kind == TASSL_SUITE_INIT_PRETRAIN
-                        ? pretrain_wall(a->dir, s->inits[i].name)
-                        : NAN;
-        char pws[32] = "-";
+        double pw, pm;
+        char *run = pretrain_run(s, a->dir, i);
+        pretrain_stats(run, &pw, &pm);
+        free(run);
+        char pws[32] = "-", pms[32] = "-";
         if (isfinite(pw)) snprintf(pws, sizeof pws, "%.1f", pw);
-        fprintf(f, "%-12s %6d %12.2f %12s %14.1f\n", s->inits[i].name, k, k ? tot / k : 0.0, pws,
-                mem / 1048576.0);
+        if (isfinite(pm)) snprintf(pms, sizeof pms, "%.1f", pm / 1048576.0);
+        fprintf(f, "%-12s %6d %12.2f %14.1f %12s %15s\n", s->inits[i].name, k, k ? tot / k : 0.0,
+                mem / 1048576.0, pws, pms);
     }
     free(x);
     free(y);
