@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include "tassl/augment.h"
 #include "tassl/dataset.h"
 #include "tassl/io.h"
 
@@ -781,6 +782,100 @@ static void synth_writes_a_manifest(void **state) {
     tassl_manifest_free(&m);
 }
 
+/* norm_scope image: the dataset z-scores each record's whole image once (statistics of the
+ * record, not of the patch), and the foreground index still reads raw values */
+static void image_norm_whole_record(void **state) {
+    (void)state;
+    tassl_manifest m;
+    assert_int_equal(read_text(&m, "image,subject\nvol.nii.gz,a\n"), TASSL_OK);
+    /* vol.nii.gz: 6 x 8 x 16 voxels, value = flat index 0..767. By hand, over the nonzero
+     * voxels 1..767 with no clipping: mean 384, population variance (767² − 1) / 12 */
+    const int64_t n = 6 * 8 * 16;
+    const double mean = 384.0, sd = sqrt(((double)(n - 1) * (double)(n - 1) - 1.0) / 12.0);
+    tassl_aug_config nc;
+    tassl_aug_config_default(&nc);
+    assert_int_equal(tassl_aug_config_set(&nc, "norm", "zscore"), TASSL_OK);
+    assert_int_equal(tassl_aug_config_set(&nc, "norm_percentiles", "[0, 100]"), TASSL_OK);
+    assert_int_equal(tassl_aug_config_set(&nc, "norm_nonzero", "true"), TASSL_OK);
+    assert_int_equal(tassl_aug_config_set(&nc, "norm_scope", "image"), TASSL_OK);
+    tassl_dataset_opts o = tassl_dataset_opts_default();
+    o.dim = 3;
+    o.patch[0] = 2, o.patch[1] = 3, o.patch[2] = 5;
+    o.samples_per_image = 8;
+    o.sampling = TASSL_SAMPLING_FOREGROUND;
+    o.fg_threshold = 700.0f; /* raw values: only the last 67 voxels are foreground */
+    o.image_norm = &nc;
+    tassl_dataset *ds;
+    assert_int_equal(tassl_dataset_open(&ds, &m, &o), TASSL_OK);
+    nc.norm = TASSL_INTENSITY_NONE; /* the dataset keeps its own copy */
+    for (int64_t i = 0; i < 8; i++) {
+        tassl_sample s;
+        assert_int_equal(tassl_dataset_get(ds, i, tassl_sample_seed(3, 0, i), &s), TASSL_OK);
+        const int64_t *org = s.prov.origin;
+        int64_t hi = -1;
+        for (int64_t z = 0; z < 2; z++)
+            for (int64_t y = 0; y < 3; y++)
+                for (int64_t x = 0; x < 5; x++) {
+                    int64_t raw = ((org[0] + z) * 8 + org[1] + y) * 16 + org[2] + x;
+                    double want = raw == 0 ? 0.0 : ((double)raw - mean) / sd;
+                    assert_float_equal(s.image.data[(z * 3 + y) * 5 + x], want, 1e-5);
+                    if (raw > hi) hi = raw;
+                }
+        /* centred on a raw foreground voxel (> 700): the patch reaches past 700 */
+        assert_true(hi > 700);
+        tassl_sample_free(&s);
+    }
+    tassl_dataset_close(ds);
+    /* without image_norm: raw values, as before */
+    o.image_norm = NULL;
+    assert_int_equal(tassl_dataset_open(&ds, &m, &o), TASSL_OK);
+    tassl_sample s;
+    assert_int_equal(tassl_dataset_get(ds, 0, tassl_sample_seed(3, 0, 0), &s), TASSL_OK);
+    const int64_t *org = s.prov.origin;
+    assert_float_equal(s.image.data[0], (double)((org[0] * 8 + org[1]) * 16 + org[2]), 0);
+    tassl_sample_free(&s);
+    tassl_dataset_close(ds);
+    tassl_manifest_free(&m);
+}
+
+/* at image scope a warp pads with normalised air (0 for a z-score over nonzero voxels), not
+ * with the normalised minimum, as patch scope does when it pads raw air before normalising */
+static void image_norm_pads_with_air(void **state) {
+    (void)state;
+    tassl_aug_config c;
+    assert_int_equal(tassl_aug_preset("mri", &c), TASSL_OK);
+    assert_int_equal(c.pad, TASSL_PAD_MIN);
+    c.affine_p = 1;
+    c.affine_scale[0] = c.affine_scale[1] = 0.5f; /* zoom out: the border comes from outside */
+    memset(c.affine_rotate, 0, sizeof c.affine_rotate);
+    c.elastic_p = c.bias_p = c.rician_p = c.noise_p = c.blur_p = 0;
+    c.brightness_p = c.contrast_p = c.gamma_p = 0;
+    memset(c.flip_p, 0, sizeof c.flip_p);
+    assert_int_equal(tassl_aug_config_set(&c, "norm_scope", "image"), TASSL_OK);
+    tassl_image img;
+    assert_int_equal(tassl_image_new(&img, 1, 1, 16, 16), TASSL_OK);
+    for (int i = 0; i < 256; i++)
+        img.data[i] = (float)(i % 16) - 7.5f; /* normalised-like */
+    tassl_aug_sample as = {.image = &img};
+    assert_int_equal(tassl_aug_apply(&c, &as, 1, 0, 0, NULL), TASSL_OK);
+    assert_float_equal(img.data[0], 0.0, 0); /* corner: padded */
+    assert_float_equal(img.data[255], 0.0, 0);
+    assert_true(fabsf(img.data[8 * 16 + 9]) > 0.1f); /* inside: the image */
+    tassl_image_free(&img);
+}
+
+/* a bad norm_scope value names the field and the choices */
+static void image_norm_bad_value(void **state) {
+    (void)state;
+    tassl_aug_config c;
+    tassl_aug_config_default(&c);
+    assert_int_equal(c.norm_scope, TASSL_NORM_SCOPE_PATCH); /* default: per patch, as before */
+    assert_int_not_equal(tassl_aug_config_set(&c, "norm_scope", "volume"), TASSL_OK);
+    assert_non_null(strstr(tassl_last_error(), "norm_scope"));
+    assert_non_null(strstr(tassl_last_error(), "patch|image"));
+    assert_int_equal(c.norm_scope, TASSL_NORM_SCOPE_PATCH);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(manifest_good),
@@ -790,6 +885,9 @@ int main(void) {
         cmocka_unit_test(sampling_regions_and_boxes),
         cmocka_unit_test(sampling_foreground_and_balanced),
         cmocka_unit_test(dataset_bad_input),
+        cmocka_unit_test(image_norm_whole_record),
+        cmocka_unit_test(image_norm_pads_with_air),
+        cmocka_unit_test(image_norm_bad_value),
         cmocka_unit_test(cache_evicts_by_bytes),
         cmocka_unit_test(loader_repeatable_across_threads),
         cmocka_unit_test(loader_reports_errors),

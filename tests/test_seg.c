@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
+#include "tassl/augment.h"
+#include "tassl/dataset.h"
 #include "tassl/metrics.h"
 #include "tassl/task.h"
 #include "tassl/tassl.h"
@@ -758,15 +760,159 @@ static void test_finetune_learns(void **state) {
     tassl_config_free(cfg);
 }
 
+/* ---- norm_scope image: a training crop and an inference window see the same values --------- */
+
+typedef struct win_log {
+    const tassl_aug_config *norm;
+    float *seen; /* (nwin, ph, pw): each window after window_fn's transform */
+    int64_t n, per;
+} win_log;
+
+/* as window_fn: each window through the evaluation transform (image scope: no re-normalisation) */
+static tassl_status log_fn(void *user, const float *win, int64_t n, const int64_t shape[4],
+                           float *probs) {
+    win_log *l = user;
+    for (int64_t i = 0; i < n; i++) {
+        tassl_image im;
+        assert_int_equal(tassl_image_new(&im, 1, shape[1], shape[2], shape[3]), TASSL_OK);
+        memcpy(im.data, win + i * l->per, (size_t)l->per * sizeof(float));
+        tassl_aug_sample as = {.image = &im};
+        assert_int_equal(tassl_aug_apply(l->norm, &as, 0, (uint64_t)i, 0, NULL), TASSL_OK);
+        memcpy(l->seen + l->n++ * l->per, im.data, (size_t)l->per * sizeof(float));
+        tassl_image_free(&im);
+    }
+    for (int64_t j = 0; j < n * 2 * l->per; j++)
+        probs[j] = 0.5f;
+    return TASSL_OK;
+}
+
+static void test_image_norm_crop_equals_window(void **state) {
+    (void)state;
+    /* 3 axial slices of 20 x 24: air (0) around a head of distinct values, one bright outlier
+     * (clipped by the 99.5th percentile) */
+    const int64_t D = 3, H = 20, W = 24, nv = D * H * W;
+    tassl_image vol;
+    assert_int_equal(tassl_image_new(&vol, 1, D, H, W), TASSL_OK);
+    for (int64_t v = 0; v < nv; v++) {
+        int64_t y = (v / W) % H, x = v % W;
+        int inside = y >= 3 && y < H - 3 && x >= 2 && x < W - 4;
+        vol.data[v] = inside ? 40.0f + (float)((v * 37) % 101) + 0.001f * (float)v : 0.0f;
+    }
+    vol.data[(1 * H + 10) * W + 12] = 5000.0f;
+    char img_path[600], man[600];
+    path_in(img_path, sizeof img_path, "norm_vol.nii.gz");
+    path_in(man, sizeof man, "norm.csv");
+    assert_int_equal(tassl_nifti_write(img_path, &vol, TASSL_NIFTI_FLOAT32, 1), TASSL_OK);
+    FILE *f = fopen(man, "w");
+    assert_non_null(f);
+    fprintf(f, "image,subject\nnorm_vol.nii.gz,a\n");
+    fclose(f);
+    /* the mri preset's normalisation at image scope */
+    tassl_aug_config pre, nc;
+    assert_int_equal(tassl_aug_preset("mri", &pre), TASSL_OK);
+    tassl_aug_config_default(&nc);
+    nc.norm = pre.norm;
+    memcpy(nc.norm_percentiles, pre.norm_percentiles, sizeof nc.norm_percentiles);
+    nc.norm_nonzero = pre.norm_nonzero;
+    assert_int_equal(tassl_aug_config_set(&nc, "norm_scope", "image"), TASSL_OK);
+
+    /* inference: the whole volume normalised once (as eval_case), then 2D windows */
+    tassl_image img;
+    assert_int_equal(tassl_image_read(img_path, NULL, &img, NULL), TASSL_OK);
+    assert_int_equal(tassl_aug_normalize(&nc, &img, NULL), TASSL_OK);
+    task_window_opts wo = {.dim = 2,
+                           .axis = 0,
+                           .overlap = 0.25,
+                           .blend = TASK_BLEND_GAUSSIAN,
+                           .batch = 3,
+                           .pad_value = 0.0f,
+                           .nclasses = 2};
+    wo.patch[0] = 1, wo.patch[1] = 8, wo.patch[2] = 10;
+    const int64_t ny = task_window_nsteps(H, 8, 0.25), nx = task_window_nsteps(W, 10, 0.25);
+    win_log lg = {.norm = &nc, .per = 80};
+    lg.seen = malloc((size_t)(D * ny * nx * 80) * sizeof(float));
+    assert_non_null(lg.seen);
+    assert_int_equal(task_window_run(&img, &wo, log_fn, &lg, NULL, NULL), TASSL_OK);
+    assert_int_equal(lg.n, D * ny * nx);
+    int64_t sy[8], sx[8];
+    task_window_steps(H, 8, 0.25, sy);
+    task_window_steps(W, 10, 0.25, sx);
+    /* the values differ from a per-window z-score: the statistics are the volume's */
+    assert_float_equal(lg.seen[0], 0.0, 0);
+
+    /* training: crops from the dataset with the same normalisation at image scope */
+    tassl_manifest m;
+    assert_int_equal(tassl_manifest_read(&m, man, NULL), TASSL_OK);
+    tassl_dataset_opts o = tassl_dataset_opts_default();
+    o.dim = 2;
+    o.axis = 0;
+    o.patch[1] = 8, o.patch[2] = 10;
+    o.samples_per_image = 12;
+    o.image_norm = &nc;
+    tassl_dataset *ds;
+    assert_int_equal(tassl_dataset_open(&ds, &m, &o), TASSL_OK);
+    int64_t compared = 0;
+    for (int64_t i = 0; i < 12; i++) {
+        tassl_sample s;
+        assert_int_equal(tassl_dataset_get(ds, i, tassl_sample_seed(5, 0, i), &s), TASSL_OK);
+        /* the training transform at image scope leaves the values alone too */
+        tassl_aug_sample as = {.image = &s.image};
+        assert_int_equal(tassl_aug_apply(&nc, &as, 1, (uint64_t)i, 0, NULL), TASSL_OK);
+        const int64_t *org = s.prov.origin;
+        for (int64_t y = 0; y < 8; y++)
+            for (int64_t x = 0; x < 10; x++) {
+                int64_t z = org[0], vy = org[1] + y, vx = org[2] + x;
+                float got = s.image.data[y * 10 + x];
+                /* every window that covers this voxel saw exactly this value */
+                for (int64_t a = 0; a < ny; a++)
+                    for (int64_t b = 0; b < nx; b++) {
+                        int64_t wy = vy - sy[a], wx = vx - sx[b];
+                        if (wy < 0 || wy >= 8 || wx < 0 || wx >= 10) continue;
+                        float w = lg.seen[((z * ny + a) * nx + b) * 80 + wy * 10 + wx];
+                        if (w != got)
+                            fail_msg("voxel (%lld, %lld, %lld): crop %g, window %g", (long long)z,
+                                     (long long)vy, (long long)vx, (double)got, (double)w);
+                        compared++;
+                    }
+                assert_float_equal(got, img.data[(z * H + vy) * W + vx], 0);
+            }
+        tassl_sample_free(&s);
+    }
+    assert_true(compared > 12 * 80);
+    /* and at patch scope the same crop is normalised on its own: different values */
+    nc.norm_scope = TASSL_NORM_SCOPE_PATCH;
+    tassl_image crop;
+    int64_t start[3] = {1, 0, 0}, size[3] = {1, 8, 10};
+    assert_int_equal(tassl_aug_crop(&vol, start, size, TASSL_PAD_ZERO, &crop), TASSL_OK);
+    tassl_aug_sample as = {.image = &crop};
+    assert_int_equal(tassl_aug_apply(&nc, &as, 1, 0, 0, NULL), TASSL_OK);
+    int differ = 0;
+    for (int64_t y = 0; y < 8; y++)
+        for (int64_t x = 0; x < 10; x++)
+            differ += fabsf(crop.data[y * 10 + x] - img.data[(1 * H + y) * W + x]) > 1e-3f;
+    assert_true(differ > 0);
+    tassl_image_free(&crop);
+    tassl_dataset_close(ds);
+    tassl_manifest_free(&m);
+    free(lg.seen);
+    tassl_image_free(&img);
+    tassl_image_free(&vol);
+}
+
 int main(void) {
     tassl_test_device_spec(device, sizeof device);
     if (!mkdtemp(tmp_root)) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loss_fixtures),   cmocka_unit_test(test_loss_perfect_and_bad),
-        cmocka_unit_test(test_window_steps),    cmocka_unit_test(test_window_exact),
-        cmocka_unit_test(test_window_weights),  cmocka_unit_test(test_writer_geometry),
-        cmocka_unit_test(test_head_archs),      cmocka_unit_test(test_evaluate_untrained),
+        cmocka_unit_test(test_loss_fixtures),
+        cmocka_unit_test(test_loss_perfect_and_bad),
+        cmocka_unit_test(test_window_steps),
+        cmocka_unit_test(test_window_exact),
+        cmocka_unit_test(test_window_weights),
+        cmocka_unit_test(test_writer_geometry),
+        cmocka_unit_test(test_head_archs),
+        cmocka_unit_test(test_evaluate_untrained),
         cmocka_unit_test(test_finetune_learns),
+        cmocka_unit_test(test_image_norm_crop_equals_window),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[600];

@@ -139,6 +139,13 @@ typedef enum tassl_pad_mode {
     TASSL_PAD_EDGE, /* replicate the border voxel */
 } tassl_pad_mode;
 
+/* Where normalisation statistics come from (nnU-Net normalises the whole image, then crops). */
+typedef enum tassl_norm_scope {
+    TASSL_NORM_SCOPE_PATCH = 0, /* each sample/window on its own, inside tassl_aug_apply */
+    TASSL_NORM_SCOPE_IMAGE,     /* the data source normalised each record's whole image once
+                                   (tassl_aug_normalize); tassl_aug_apply then skips it */
+} tassl_norm_scope;
+
 typedef struct tassl_aug_config {
     /* normalisation */
     tassl_intensity_norm norm;
@@ -146,6 +153,8 @@ typedef struct tassl_aug_config {
     float norm_percentiles[2]; /* clip percentiles (lo, hi) in % for zscore / percentile */
     int norm_nonzero;          /* statistics over voxels whose channel 0 is != 0 (or the mask) */
     float norm_scale;          /* divisor for TASSL_INTENSITY_SCALE */
+    /* where the statistics come from: patch (default) or image, see tassl_norm_scope */
+    tassl_norm_scope norm_scope;
     /* spatial */
     tassl_crop_mode crop;
     int64_t crop_size[3]; /* (D, H, W) output size; 0 = keep that axis's size */
@@ -249,6 +258,13 @@ const char *const *tassl_aug_preset_names(void);
  * left valid and consistent with each other, possibly partly transformed). */
 tassl_status tassl_aug_apply(const tassl_aug_config *cfg, tassl_aug_sample *s, uint64_t seed,
                              uint64_t sample, uint64_t epoch, int *elastic_applied);
+
+/* The configured normalisation (cfg->norm and its parameters, whatever cfg->norm_scope says) of
+ * a whole image in place; `mask` as for tassl_aug_zscore (may be NULL). The data sources call it
+ * once per record for TASSL_NORM_SCOPE_IMAGE. Errors: mask grid differs → TASSL_ERR_ARG; out of
+ * memory → TASSL_ERR_NOMEM. */
+tassl_status tassl_aug_normalize(const tassl_aug_config *cfg, tassl_image *img,
+                                 const tassl_image *mask);
 
 /* ---- single transforms: the pipeline's building blocks, deterministic given their arguments */
 

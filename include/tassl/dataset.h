@@ -135,6 +135,10 @@ typedef struct tassl_dataset_opts {
     int split;             /* use only records of this split; TASSL_SPLIT_NONE = all */
     size_t cache_bytes;    /* decoded-volume cache budget in bytes (default 1 GiB) */
     int channels;          /* expected channels (0: take the first image's) */
+    const struct tassl_aug_config *image_norm; /* non-NULL: each record's whole image is
+                              normalised once when loaded (tassl_aug_normalize; copied at open),
+                              before any sample is cut from it; the foreground index is built
+                              on the raw values first. NULL (default): raw values */
 } tassl_dataset_opts;
 
 /* Defaults: dim 2, axis 0, patch 1×128×128, uniform, fg_prob 1, threshold 0, pad 0,

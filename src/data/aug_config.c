@@ -13,6 +13,7 @@
 
 /* enum fields are stored through an int pointer */
 _Static_assert(sizeof(tassl_intensity_norm) == sizeof(int), "enum size");
+_Static_assert(sizeof(tassl_norm_scope) == sizeof(int), "enum size");
 
 #define F(field) offsetof(tassl_aug_config, field)
 #define NORM_CHOICES "none|window|zscore|percentile|scale"
@@ -30,6 +31,9 @@ static const tassl_field aug_fields[] = {
      "normalisation statistics over nonzero voxels (or the mask) only"},
     {"norm_scale", TASSL_FIELD_FLOAT, F(norm_scale), "255", "(0, inf)", NULL,
      "divisor for norm: scale"},
+    {"norm_scope", TASSL_FIELD_ENUM, F(norm_scope), "patch", NULL, "patch|image",
+     "normalisation statistics per sample/window (patch) or once per record's whole image "
+     "before cropping (image, nnU-Net); the data source normalises for image"},
     {"crop", TASSL_FIELD_ENUM, F(crop), "none", NULL, CROP_CHOICES,
      "crop: random window, random resized region, or centred window of crop_size"},
     {"crop_size", TASSL_FIELD_INT3, F(crop_size), "[0, 0, 0]", "[0, 65536]", NULL,

@@ -278,9 +278,16 @@ static tassl_status spatial(const tassl_aug_config *cfg, tassl_aug_sample *s, ui
         map.t[i] = total[i][3];
     }
     tassl_image ni = {0}, nl = {0}, nm = {0};
+    /* pad min = background. At image scope the image is already normalised: a z-score over the
+     * nonzero voxels put the background (air) at 0, not at the minimum, so pad with 0 there (at
+     * patch scope the raw minimum, air, becomes 0 the same way) */
+    tassl_pad_mode pad = cfg->pad;
+    if (pad == TASSL_PAD_MIN && cfg->norm_scope == TASSL_NORM_SCOPE_IMAGE &&
+        cfg->norm == TASSL_INTENSITY_ZSCORE && cfg->norm_nonzero)
+        pad = TASSL_PAD_ZERO;
     /* an image that is itself a label map is never interpolated */
     tassl_status st = tassl_aug_warp(img, &map, disp, o, cfg->nearest || img->is_label,
-                                     img->is_label ? TASSL_PAD_ZERO : cfg->pad, &ni);
+                                     img->is_label ? TASSL_PAD_ZERO : pad, &ni);
     if (!st && s->label) st = tassl_aug_warp(s->label, &map, disp, o, 1, TASSL_PAD_ZERO, &nl);
     if (!st && s->mask) st = tassl_aug_warp(s->mask, &map, disp, o, 1, TASSL_PAD_ZERO, &nm);
     free(disp);
@@ -306,6 +313,27 @@ static float image_std(const tassl_image *img) {
     return (float)sqrt(s2 / (double)n);
 }
 
+tassl_status tassl_aug_normalize(const tassl_aug_config *cfg, tassl_image *img,
+                                 const tassl_image *mask) {
+    switch (cfg->norm) {
+    case TASSL_INTENSITY_NONE:
+        break;
+    case TASSL_INTENSITY_WINDOW:
+        tassl_aug_window(img, cfg->norm_window[0], cfg->norm_window[1]);
+        break;
+    case TASSL_INTENSITY_ZSCORE:
+        return tassl_aug_zscore(img, mask, cfg->norm_nonzero, cfg->norm_percentiles[0],
+                                cfg->norm_percentiles[1]);
+    case TASSL_INTENSITY_PERCENTILE:
+        return tassl_aug_percentile(img, mask, cfg->norm_nonzero, cfg->norm_percentiles[0],
+                                    cfg->norm_percentiles[1]);
+    case TASSL_INTENSITY_SCALE:
+        tassl_aug_brightness(img, 1.0f / cfg->norm_scale);
+        break;
+    }
+    return TASSL_OK;
+}
+
 tassl_status tassl_aug_apply(const tassl_aug_config *cfg, tassl_aug_sample *s, uint64_t seed,
                              uint64_t sample, uint64_t epoch, int *elastic_applied) {
     if (elastic_applied) *elastic_applied = 0;
@@ -328,25 +356,9 @@ tassl_status tassl_aug_apply(const tassl_aug_config *cfg, tassl_aug_sample *s, u
         float rel = tassl_aug_rng_range(&r, cfg->rician_std[0], cfg->rician_std[1]);
         tassl_aug_rician(img, rel * image_std(img), &r);
     }
-    /* normalisation */
-    switch (cfg->norm) {
-    case TASSL_INTENSITY_NONE:
-        break;
-    case TASSL_INTENSITY_WINDOW:
-        tassl_aug_window(img, cfg->norm_window[0], cfg->norm_window[1]);
-        break;
-    case TASSL_INTENSITY_ZSCORE:
-        st = tassl_aug_zscore(img, s->mask, cfg->norm_nonzero, cfg->norm_percentiles[0],
-                              cfg->norm_percentiles[1]);
-        break;
-    case TASSL_INTENSITY_PERCENTILE:
-        st = tassl_aug_percentile(img, s->mask, cfg->norm_nonzero, cfg->norm_percentiles[0],
-                                  cfg->norm_percentiles[1]);
-        break;
-    case TASSL_INTENSITY_SCALE:
-        tassl_aug_brightness(img, 1.0f / cfg->norm_scale);
-        break;
-    }
+    /* normalisation (image scope: the data source did it on the whole image) */
+    st = cfg->norm_scope == TASSL_NORM_SCOPE_PATCH ? tassl_aug_normalize(cfg, img, s->mask)
+                                                   : TASSL_OK;
     if (st) return st;
     /* intensity augmentation on normalised values: colour, global curves, blur, noise */
     if (img->channels == 3) {

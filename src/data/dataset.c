@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "data_internal.h"
+#include "tassl/augment.h"
 #include "tassl/io.h"
 #include "vcache.h"
 
@@ -17,6 +18,8 @@ struct tassl_dataset {
     pthread_mutex_t mu;
     int have_shape;
     int64_t shape[4]; /* (C, D, H, W) of a sample */
+    int have_norm;
+    tassl_aug_config norm; /* the copy of o.image_norm */
 };
 
 tassl_dataset_opts tassl_dataset_opts_default(void) {
@@ -124,7 +127,12 @@ static tassl_status load_record(void *ctx, int key, vc_entry *e) {
             return tassl_error(st, "%s:%d: image and mask on different grids: %s", ds->m.source,
                                r->line, tassl_last_error());
     }
-    return build_index(ds, e);
+    /* the index reads raw values (foreground = image > fg_threshold), so it comes first; the
+     * cache then holds the normalised image, so its statistics are computed once per load */
+    if ((st = build_index(ds, e)) != TASSL_OK) return st;
+    if (ds->have_norm && (st = tassl_aug_normalize(&ds->norm, &e->img, NULL)) != TASSL_OK)
+        return tassl_error(st, "%s: whole-image normalisation: %s", r->image, tassl_last_error());
+    return TASSL_OK;
 }
 
 /* ---- open/close ----------------------------------------------------------------------------- */
@@ -154,6 +162,11 @@ tassl_status tassl_dataset_open(tassl_dataset **out, const tassl_manifest *m,
     tassl_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) return tassl_error(TASSL_ERR_NOMEM, "dataset: out of memory");
     ds->o = o;
+    if (o.image_norm) {
+        ds->norm = *o.image_norm;
+        ds->have_norm = 1;
+    }
+    ds->o.image_norm = NULL; /* the caller's pointer is not kept */
     tassl_status st = data_manifest_copy(&ds->m, m);
     if (st != TASSL_OK) {
         free(ds);

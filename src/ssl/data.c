@@ -48,6 +48,7 @@ static tassl_status build_aug(ssl_data *d, const tassl_config *cfg) {
            sizeof d->clean_cfg.norm_percentiles);
     d->clean_cfg.norm_nonzero = d->view_cfg.norm_nonzero;
     d->clean_cfg.norm_scale = d->view_cfg.norm_scale;
+    d->clean_cfg.norm_scope = d->view_cfg.norm_scope;
     return TASSL_OK;
 }
 
@@ -99,6 +100,8 @@ tassl_status ssl_data_open(ssl_data *d, const tassl_config *cfg, int dims, int64
         o.axis = (int)tassl_config_int(cfg, "data.axis");
         memcpy(o.patch, sz, sizeof sz);
         o.samples_per_image = (int)tassl_config_int(cfg, "data.samples_per_image");
+        /* norm_scope image: the dataset normalises each record's whole image once */
+        if (d->view_cfg.norm_scope == TASSL_NORM_SCOPE_IMAGE) o.image_norm = &d->view_cfg;
         const char *split = tassl_config_str(cfg, "data.split");
         o.split = strcmp(split, "train") == 0  ? TASSL_SPLIT_TRAIN
                   : strcmp(split, "val") == 0  ? TASSL_SPLIT_VAL
@@ -231,6 +234,9 @@ static tassl_status one_sample(tassl_ssl *s, int64_t j, uint64_t index, uint64_t
         int nb, has;
         st = tassl_synth_case(&d->synth, (int64_t)index, &raw, &mask, boxes, &nb, &has);
         tassl_image_free(&mask);
+        /* norm_scope image: a phantom is its own whole image (a dataset normalises records) */
+        if (st == TASSL_OK && d->view_cfg.norm_scope == TASSL_NORM_SCOPE_IMAGE)
+            st = tassl_aug_normalize(&d->view_cfg, &raw, NULL);
     } else {
         tassl_sample smp;
         st = tassl_dataset_get(d->ds, (int64_t)index,

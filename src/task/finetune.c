@@ -201,6 +201,10 @@ static tassl_status build_transforms(ft *t) {
     tassl_aug_config pre;
     tassl_status s = tassl_aug_preset(tassl_config_str(c, "data.aug.preset"), &pre);
     if (s != TASSL_OK) return task_wrap(s, "data.aug.preset");
+    /* data.aug.set as pretraining applies it (e.g. norm_scope=image); only the normalisation
+     * fields of the result are used here */
+    if ((s = apply_sets(&pre, c, "data.aug.set")) != TASSL_OK) return s;
+    if ((s = tassl_aug_config_validate(&pre)) != TASSL_OK) return task_wrap(s, "data.aug.set");
     tassl_aug_config *n = &t->env.norm;
     tassl_aug_config_default(n);
     n->norm = pre.norm;
@@ -208,6 +212,7 @@ static tassl_status build_transforms(ft *t) {
     memcpy(n->norm_percentiles, pre.norm_percentiles, sizeof n->norm_percentiles);
     n->norm_nonzero = pre.norm_nonzero;
     n->norm_scale = pre.norm_scale;
+    n->norm_scope = pre.norm_scope;
     t->aug = *n;
     if (strcmp(tassl_config_str(c, "task.aug"), "mild") == 0) {
         /* mild: the preset's flips, light intensity jitter; no crops (the sample keeps its size,
@@ -247,6 +252,8 @@ static tassl_dataset_opts dataset_opts(const ft *t, bool training) {
     o.patch[2] = t->env.sample[3];
     o.samples_per_image = training ? (int)tassl_config_int(t->cfg, "data.samples_per_image") : 1;
     o.channels = (int)t->env.sample[0];
+    /* norm_scope image: each record's whole image normalised once (the transforms skip it) */
+    if (t->env.norm.norm_scope == TASSL_NORM_SCOPE_IMAGE) o.image_norm = &t->env.norm;
     if (t->ops->dataset_opts) t->ops->dataset_opts(&t->env, training, &o);
     return o;
 }

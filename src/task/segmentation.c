@@ -14,9 +14,11 @@
  *     (nnU-Net oversamples foreground with p = 0.33; small lesions need more), else uniform;
  *     `balanced` centres on a class drawn uniformly among those present (background included);
  *   - inference windows are the training patch size, overlap 0.5, Gaussian weights σ = patch/8
- *     (nnU-Net); each window is intensity-normalised exactly as a training sample is (the
- *     normalisation of data.aug.preset + data.aug.set, on the window itself), so the network sees
- *     the input distribution it was trained on;
+ *     (nnU-Net); each window is intensity-normalised exactly as a training sample is, so the
+ *     network sees the input distribution it was trained on: with norm_scope patch (default)
+ *     the window itself is normalised (data.aug.preset + data.aug.set); with norm_scope image
+ *     the whole image/volume is normalised once before the windows are cut (as the dataset
+ *     normalises each training record's whole image), and windows are not re-normalised;
  *   - metrics per case on the full grid with the image's voxel spacing; a split's value of a
  *     class is the mean over cases, the headline value the mean over foreground classes.
  */
@@ -184,7 +186,8 @@ typedef struct seg_eval {
     const task_env *env;
 } seg_eval;
 
-/* the network as a sliding-window callback: normalise each window as a training sample, forward
+/* the network as a sliding-window callback: normalise each window as a training sample (nothing
+ * to do for norm_scope image: eval_case normalised the whole image), forward
  * in eval mode without a tape, softmax, back to the host */
 static tassl_status window_fn(void *user, const float *win, int64_t n, const int64_t shape[4],
                               float *probs) {
@@ -283,6 +286,11 @@ static tassl_status eval_case(seg_eval *e, const tassl_record *rec, const char *
         else
             truth[v] = (int32_t)l;
     }
+    /* norm_scope image: the whole image once, as the training dataset does per record (the
+     * windows then pass through window_fn's tassl_aug_apply without re-normalisation) */
+    if (st == TASSL_OK && e->env->norm.norm_scope == TASSL_NORM_SCOPE_IMAGE &&
+        (st = tassl_aug_normalize(&e->env->norm, &img, NULL)) != TASSL_OK)
+        st = task_wrap(st, "%s: whole-image normalisation", rec->image);
     if (st == TASSL_OK) {
         task_window_opts wo = {.dim = s->dims,
                                .axis = s->axis,
