@@ -550,6 +550,7 @@ static void test_evaluate_untrained(void **state) {
     assert_non_null(fgets(line, sizeof line, f));
     assert_string_equal(line, "record,image,truth,prediction\n");
     int rows = 0;
+    int64_t g_tp = 0, g_np = 0, g_nt = 0;
     while (fgets(line, sizeof line, f)) {
         const tassl_record *rec = tassl_dataset_record(ds, rows);
         char *c3 = strrchr(line, ',');
@@ -567,11 +568,22 @@ static void test_evaluate_untrained(void **state) {
         assert_int_equal(tassl_image_same_grid(&a, &b, 1e-4), TASSL_OK);
         for (int64_t v = 0; v < tassl_image_voxels(&b); v++)
             assert_true(b.data[v] == 0 || b.data[v] == 1);
-        tassl_image_free(&a), tassl_image_free(&b);
+        /* pool the voxels for the global Dice */
+        tassl_image t;
+        assert_int_equal(tassl_image_read(rec->mask, &ro, &t, NULL), TASSL_OK);
+        for (int64_t v = 0; v < tassl_image_voxels(&b); v++) {
+            g_tp += b.data[v] == 1 && t.data[v] == 1;
+            g_np += b.data[v] == 1;
+            g_nt += t.data[v] == 1;
+        }
+        tassl_image_free(&a), tassl_image_free(&b), tassl_image_free(&t);
         rows++;
     }
     fclose(f);
     assert_int_equal(rows, nrec);
+    /* dice_global: 2·TP / (P + T) over the voxels of all cases, from the written predictions */
+    double want_g = g_np + g_nt > 0 ? 2.0 * (double)g_tp / (double)(g_np + g_nt) : 1.0;
+    assert_float_equal(tassl_task_result_get(&r, "dice_global"), want_g, 1e-12);
 
     tassl_dataset_close(ds);
     tassl_manifest_free(&m);

@@ -237,6 +237,7 @@ typedef struct seg_sums {
     double *dice, *iou, *hd; /* (K) sums over cases */
     int64_t *hd_n;           /* (K) defined HD95s */
     int64_t undefined;       /* NaN HD95s (one mask empty) */
+    int64_t *tp, *np, *nt;   /* (K) voxels over all cases: correct, predicted, true */
 } seg_sums;
 
 static bool name_taken(const char *name, char *const *taken, int ntaken) {
@@ -309,7 +310,11 @@ static tassl_status eval_case(seg_eval *e, const tassl_record *rec, const char *
         if (st != TASSL_OK) st = task_wrap(st, "%s", rec->image);
     }
     if (st == TASSL_OK) {
+        const int64_t V = img.d * img.h * img.w;
+        for (int64_t v = 0; v < V; v++)
+            if (pred[v] == truth[v]) sums->tp[truth[v]]++;
         for (int c = 1; c < K; c++) {
+            sums->np[c] += sc.voxels_pred[c], sums->nt[c] += sc.voxels_true[c];
             sums->dice[c] += sc.dice[c];
             sums->iou[c] += sc.iou[c];
             if (isnan(sc.hd95[c]))
@@ -353,10 +358,14 @@ static tassl_status seg_evaluate(void *state, const task_env *env, tassl_dataset
     sums.iou = calloc((size_t)K, sizeof(double));
     sums.hd = calloc((size_t)K, sizeof(double));
     sums.hd_n = calloc((size_t)K, sizeof(int64_t));
+    sums.tp = calloc((size_t)K, sizeof(int64_t));
+    sums.np = calloc((size_t)K, sizeof(int64_t));
+    sums.nt = calloc((size_t)K, sizeof(int64_t));
     char **names = calloc((size_t)nrec, sizeof(char *));
     int *records = calloc((size_t)nrec, sizeof(int));
     tassl_status st = TASSL_OK;
-    if (!sums.dice || !sums.iou || !sums.hd || !sums.hd_n || !names || !records)
+    if (!sums.dice || !sums.iou || !sums.hd || !sums.hd_n || !sums.tp || !sums.np || !sums.nt ||
+        !names || !records)
         st = tassl_error(TASSL_ERR_NOMEM, "segmentation: out of host memory");
     if (st == TASSL_OK && pred_dir) st = ensure_dir(pred_dir);
     seg_eval e = {.s = s, .env = env};
@@ -412,6 +421,12 @@ static tassl_status seg_evaluate(void *state, const task_env *env, tassl_dataset
         if (st == TASSL_OK) st = tassl_task_result_set(out, "hd95", nh > 0 ? mh / nh : NAN);
         if (st == TASSL_OK)
             st = tassl_task_result_set(out, "hd95_undefined", (double)sums.undefined);
+        /* Dice of the voxels pooled over all cases (BraTS / LiTS "global Dice"), per class then
+         * averaged: cases without the class do not count as perfect, unlike the case mean */
+        double dg = 0;
+        for (int c = 1; c < K; c++)
+            dg += sums.np[c] + sums.nt[c] > 0 ? 2.0 * (double)sums.tp[c] / (double)(sums.np[c] + sums.nt[c]) : 1.0;
+        if (st == TASSL_OK) st = tassl_task_result_set(out, "dice_global", dg / (K - 1));
         if (st == TASSL_OK) {
             snprintf(out->primary, sizeof out->primary, "dice");
             out->samples = nrec;
@@ -425,6 +440,9 @@ static tassl_status seg_evaluate(void *state, const task_env *env, tassl_dataset
     free(sums.iou);
     free(sums.hd);
     free(sums.hd_n);
+    free(sums.tp);
+    free(sums.np);
+    free(sums.nt);
     return st;
 }
 
