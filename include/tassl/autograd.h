@@ -22,6 +22,18 @@ tassl_status tassl_backward(tassl_tensor *out);
 /* Same with an explicit upstream gradient of out's shape. */
 tassl_status tassl_backward_with(tassl_tensor *out, const tassl_tensor *grad_out);
 
+/* tassl_backward that also gives the forward activations back to the device pool as soon as
+ * the last backward function that reads them has run (as PyTorch frees saved tensors), so the
+ * activations shrink while the gradients grow instead of the two piling up until the scope
+ * ends. Only storage of the current scope that the tape references is released, and only when
+ * every node referencing it is reached by this backward; nodes left unreached are marked
+ * differentiated, so a second backward through them fails instead of reading freed data.
+ * Afterwards the values of every activation of the graph are gone, except out's and those of
+ * the nkeep tensors in keep (and tensors sharing their storage): list whatever the caller still
+ * reads (loss components, embeddings for monitoring, previews). Gradients, parameters, leaves
+ * of enclosing scopes and tensors the tape never saw are untouched. out must have one element. */
+tassl_status tassl_backward_release(tassl_tensor *out, int nkeep, tassl_tensor *const *keep);
+
 /* A view of x that shares storage but stops gradients (stop-gradient / sg(·)). */
 tassl_tensor *tassl_detach(tassl_tensor *x);
 

@@ -155,7 +155,7 @@ int tassl_cmd_bench_pretrain(int argc, char **argv) {
         tassl_tensor *comp[16], *emb, *prev[3];
         int nc;
         tassl_tensor *loss = tassl_ssl_loss(s, &b, 16, names, comp, &nc, &emb, prev);
-        tassl_status st = loss ? tassl_backward(loss) : tassl_ctx_status(ctx);
+        tassl_status st = loss ? tassl_backward_release(loss, 0, NULL) : tassl_ctx_status(ctx);
         if (st == TASSL_OK) st = tassl_optim_step(opt, tassl_schedule_lr(&sched, i));
         if (st == TASSL_OK) last = tassl_item(loss); /* waits for the step (in-order queue) */
         if (st == TASSL_OK) st = tassl_ctx_status(ctx);

@@ -426,6 +426,7 @@ tassl_tensor *tassl_conv(tassl_tensor *x, tassl_tensor *w, tassl_tensor *bias, c
     tassl_tensor *in[3] = {x, w, bias};
     tassl_node *nd = tassl_op_record(y, "conv", conv_backward, bias ? 3 : 2, in);
     if (nd) node_store(nd, &a, groups);
+    if (nd) nd->unread = TASSL_UNREAD_OUT | TASSL_UNREAD_IN(2); /* needs x and w only */
     return y;
 }
 
@@ -496,5 +497,6 @@ tassl_tensor *tassl_conv_transpose(tassl_tensor *x, tassl_tensor *w, tassl_tenso
     tassl_node *nd =
         tassl_op_record(y, "conv_transpose", conv_transpose_backward, bias ? 3 : 2, in);
     if (nd) node_store(nd, &a, groups);
+    if (nd) nd->unread = TASSL_UNREAD_OUT | TASSL_UNREAD_IN(2); /* needs x and w only */
     return y;
 }

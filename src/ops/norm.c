@@ -70,6 +70,7 @@ static tassl_tensor *norm_apply(const char *op, tassl_tensor *x, tassl_tensor *g
         nd->i[7] = ib;
         nd->saved[0] = mean;
         nd->saved[1] = rstd;
+        nd->unread = TASSL_UNREAD_OUT; /* x̂ is recomputed from x */
     }
     return y;
 }

@@ -39,9 +39,16 @@ struct tassl_node {
     int nin;
     tassl_tensor *in[TASSL_NODE_MAX_IN];  /* inputs (as the op used them) */
     tassl_tensor *saved[4];               /* extra tensors kept for backward */
+    unsigned unread;                      /* TASSL_UNREAD_* bits: values backward never reads */
     int64_t i[16];                        /* integer parameters */
     float f[8];                           /* float parameters */
 };
+
+/* nd->unread bits: the backward needs these tensors only for their shape and gradient, never
+ * their values, so tassl_backward_release may give their storage back before the node runs.
+ * in[k] is bit k; saved[] tensors are always read. Default 0: everything is read. */
+#define TASSL_UNREAD_IN(k) (1u << (k))
+#define TASSL_UNREAD_OUT (1u << TASSL_NODE_MAX_IN)
 
 /* Output tensor of the op (fresh pooled storage in the current scope). */
 static inline tassl_tensor *tassl_op_out(tassl_ctx *ctx, int ndim, const int64_t *shape) {

@@ -3,10 +3,19 @@
 #include "op.h"
 #include "../backend/kern_core.h"
 
+/* Whether op's derivative is a function of y alone (relu's x > 0 is y > 0): then backward reads
+ * the output in x's place and x's storage can go before the node runs (autograd.h:
+ * tassl_backward_release), as PyTorch saves relu's output rather than its input. */
+static bool df_from_y(tassl_unary_op op) {
+    return op == TASSL_UNARY_RELU || op == TASSL_UNARY_SIGMOID || op == TASSL_UNARY_TANH ||
+           op == TASSL_UNARY_EXP || op == TASSL_UNARY_SQRT;
+}
+
 static void unary_backward(tassl_node *nd) {
     tassl_tensor *x = nd->in[0], *y = nd->out, *dx = tassl_op_grad(x);
     if (!dx || tassl_numel(x) == 0) return;
-    OP_CALL(x->ctx, KCORE(x)->unary_bwd(DEV(x), (tassl_unary_op)nd->i[0], P(x), P(y),
+    tassl_tensor *xv = nd->unread & TASSL_UNREAD_IN(0) ? y : x; // values read as x
+    OP_CALL(x->ctx, KCORE(x)->unary_bwd(DEV(x), (tassl_unary_op)nd->i[0], P(xv), P(y),
                                         P(y->grad), P(dx), tassl_numel(x), nd->f[0], nd->f[1]));
 }
 
@@ -21,6 +30,7 @@ static tassl_tensor *unary(tassl_tensor *x, tassl_unary_op op, float a, float b,
         nd->i[0] = op;
         nd->f[0] = a;
         nd->f[1] = b;
+        if (df_from_y(op)) nd->unread = TASSL_UNREAD_IN(0);
     }
     return y;
 }

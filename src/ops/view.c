@@ -4,6 +4,11 @@
 #include <string.h>
 #include "op.h"
 
+/* The backward of every op here moves gradients only: no input's or output's values are read. */
+#define UNREAD_ALL                                                                                \
+    (TASSL_UNREAD_OUT | TASSL_UNREAD_IN(0) | TASSL_UNREAD_IN(1) | TASSL_UNREAD_IN(2) |            \
+     TASSL_UNREAD_IN(3))
+
 /* A header sharing x's storage (no node, no gradient). */
 static tassl_tensor *alias(tassl_tensor *x) {
     tassl_tensor *y = tassl_arena_alloc(x->ctx, sizeof *y);
@@ -55,7 +60,8 @@ tassl_tensor *tassl_reshape(tassl_tensor *x, int ndim, const int64_t *shape) {
     y->ndim = ndim;
     memcpy(y->shape, sh, sizeof(int64_t) * (size_t)ndim);
     tassl_contiguous_strides(ndim, sh, y->stride);
-    tassl_op_record(y, "reshape", reshape_backward, 1, &x);
+    tassl_node *nd = tassl_op_record(y, "reshape", reshape_backward, 1, &x);
+    if (nd) nd->unread = UNREAD_ALL;
     return y;
 }
 
@@ -94,8 +100,10 @@ tassl_tensor *tassl_permute(tassl_tensor *x, const int *perm) {
     }
     tassl_tensor *y = permute_view(x, perm);
     tassl_node *nd = tassl_op_record(y, "permute", permute_backward, 1, &x);
-    if (nd)
+    if (nd) {
         for (int i = 0; i < x->ndim; i++) nd->i[i] = perm[i];
+        nd->unread = UNREAD_ALL;
+    }
     return y;
 }
 
@@ -143,6 +151,7 @@ tassl_tensor *tassl_slice(tassl_tensor *x, int dim, int64_t start, int64_t end, 
         nd->i[0] = dim;
         nd->i[1] = start;
         nd->i[2] = step;
+        nd->unread = UNREAD_ALL;
     }
     return y;
 }
@@ -162,7 +171,8 @@ tassl_tensor *tassl_expand(tassl_tensor *x, int ndim, const int64_t *shape) {
         y->shape[i] = v.shape[i];
         y->stride[i] = v.stride[i];
     }
-    tassl_op_record(y, "expand", expand_backward, 1, &x);
+    tassl_node *nd = tassl_op_record(y, "expand", expand_backward, 1, &x);
+    if (nd) nd->unread = UNREAD_ALL;
     return y;
 }
 
@@ -175,7 +185,8 @@ tassl_tensor *tassl_contiguous(tassl_tensor *x) {
     tassl_tensor *y = tassl_op_out(x->ctx, x->ndim, x->shape);
     tassl_kview s = tassl_op_view(x), d = tassl_op_view(y);
     if (tassl_numel(y) > 0 && y->buf) OP_CALL(x->ctx, KCORE(x)->copy(DEV(x), &s, &d, 0));
-    tassl_op_record(y, "contiguous", contiguous_backward, 1, &x);
+    tassl_node *nd = tassl_op_record(y, "contiguous", contiguous_backward, 1, &x);
+    if (nd) nd->unread = UNREAD_ALL;
     return y;
 }
 
@@ -224,6 +235,9 @@ tassl_tensor *tassl_concat(int n, tassl_tensor *const *xs, int dim) {
     }
     tassl_node *nd =
         n <= TASSL_NODE_MAX_IN ? tassl_op_record(y, "concat", concat_backward, n, xs) : NULL;
-    if (nd) nd->i[0] = dim;
+    if (nd) {
+        nd->i[0] = dim;
+        nd->unread = UNREAD_ALL;
+    }
     return y;
 }

@@ -180,7 +180,14 @@ static tassl_status train_loop(pretrainer *t, int64_t start, int64_t stop) {
             }
             if (o->nan_at_step == done) loss = tassl_add_scalar(loss, NAN); /* test hook */
             if (t->accum > 1) loss = tassl_scale(loss, 1.0f / (float)t->accum);
-            if ((s = tassl_backward(loss)) != TASSL_OK) break;
+            /* activations go back to the pool during backward; keep what is read after it */
+            tassl_tensor *keep[MAXCOMP + 4];
+            int nkeep = 0;
+            for (int k = 0; k < ncomp; k++) keep[nkeep++] = comp[k];
+            if (embedding) keep[nkeep++] = embedding;
+            for (int k = 0; k < 3; k++)
+                if (prev[k]) keep[nkeep++] = prev[k];
+            if ((s = tassl_backward_release(loss, nkeep, keep)) != TASSL_OK) break;
             lstep += tassl_item(loss);
             for (int k = 0; k < ncomp; k++)
                 cstep[k] += tassl_item(comp[k]) / (float)t->accum;
