@@ -73,6 +73,21 @@ __kernel void copy_flat(__global const float *s, int soff, __global float *d, in
     for (int i = 0; i < n - i0; i++) d[i] = accumulate ? d[i] + s[i] : s[i];
 }
 
+/* Strided copy by rows of the last dim (len elements, strides ss and ds there): one index
+ * decomposition per row instead of per element. n = elements in all; one work-item per row. */
+__kernel void copy_rows(__global const float *s, tview sv, __global float *d, tview dv,
+                        int accumulate, int n, int len) {
+    int r = get_global_id(0);
+    if (r >= n / len) return;
+    int ss = sv.stride[sv.ndim - 1], ds = dv.stride[dv.ndim - 1];
+    __global const float *ps = s + tview_at(sv, r * len);
+    __global float *pd = d + tview_at(dv, r * len);
+    if (accumulate)
+        for (int q = 0; q < len; q++) pd[q * ds] += ps[q * ss];
+    else
+        for (int q = 0; q < len; q++) pd[q * ds] = ps[q * ss];
+}
+
 __kernel void copy(__global const float *s, tview sv, __global float *d, tview dv, int accumulate,
                    int n) {
     int i = get_global_id(0);
@@ -120,17 +135,22 @@ inline float unary_df(int op, float x, float y, float a, float b) {
     return NAN;
 }
 
+/* unary and unary_bwd: `chunk` consecutive elements per work-item (16 on CPUs, where the op
+ * switch, loop-invariant, leaves the loop; 1 on GPUs, for coalescing). */
 __kernel void unary(int op, __global const float *x, int xo, __global float *y, int yo, int n,
-                    float a, float b) {
-    int i = get_global_id(0);
-    if (i < n) y[yo + i] = unary_f(op, x[xo + i], a, b);
+                    float a, float b, int chunk) {
+    int i0 = get_global_id(0) * chunk;
+    int i1 = min(i0 + chunk, n);
+    for (int i = i0; i < i1; i++) y[yo + i] = unary_f(op, x[xo + i], a, b);
 }
 
 __kernel void unary_bwd(int op, __global const float *x, int xo, __global const float *y, int yo,
                         __global const float *dy, int dyo, __global float *dx, int dxo, int n,
-                        float a, float b) {
-    int i = get_global_id(0);
-    if (i < n) dx[dxo + i] += dy[dyo + i] * unary_df(op, x[xo + i], y[yo + i], a, b);
+                        float a, float b, int chunk) {
+    int i0 = get_global_id(0) * chunk;
+    int i1 = min(i0 + chunk, n);
+    for (int i = i0; i < i1; i++)
+        dx[dxo + i] += dy[dyo + i] * unary_df(op, x[xo + i], y[yo + i], a, b);
 }
 
 __kernel void binary(int op, __global const float *a, tview av, __global const float *b, tview bv,
@@ -149,6 +169,23 @@ __kernel void binary(int op, __global const float *a, tview av, __global const f
     c[co + i] = r;
 }
 
+/* binary on contiguous a, b, c of n elements (no index arithmetic). */
+__kernel void binary_flat(int op, __global const float *a, int ao, __global const float *b, int bo,
+                          __global float *c, int co, int n) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float x = a[ao + i], y = b[bo + i], r;
+    switch (op) {
+    case B_ADD: r = x + y; break;
+    case B_SUB: r = x - y; break;
+    case B_MUL: r = x * y; break;
+    case B_DIV: r = x / y; break;
+    case B_MAX: r = x >= y ? x : y; break;
+    default: r = x <= y ? x : y; break;
+    }
+    c[co + i] = r;
+}
+
 /* want: bit 0 = write ga, bit 1 = write gb */
 __kernel void binary_bwd(int op, __global const float *a, tview av, __global const float *b,
                          tview bv, __global const float *dy, int dyo, __global float *ga, int gao,
@@ -156,6 +193,31 @@ __kernel void binary_bwd(int op, __global const float *a, tview av, __global con
     int i = get_global_id(0);
     if (i >= n) return;
     float x = a[tview_at(av, i)], y = b[tview_at(bv, i)], d = dy[dyo + i], da, db;
+    switch (op) {
+    case B_ADD: da = d; db = d; break;
+    case B_SUB: da = d; db = -d; break;
+    case B_MUL: da = d * y; db = d * x; break;
+    case B_DIV: da = d / y; db = -d * x / (y * y); break;
+    case B_MAX:
+        da = x > y ? d : (x == y ? 0.5f * d : 0.0f);
+        db = y > x ? d : (x == y ? 0.5f * d : 0.0f);
+        break;
+    default:
+        da = x < y ? d : (x == y ? 0.5f * d : 0.0f);
+        db = y < x ? d : (x == y ? 0.5f * d : 0.0f);
+        break;
+    }
+    if (want & 1) ga[gao + i] = da;
+    if (want & 2) gb[gbo + i] = db;
+}
+
+/* binary_bwd on contiguous a, b (same rule; no index arithmetic). */
+__kernel void binary_bwd_flat(int op, __global const float *a, int ao, __global const float *b,
+                              int bo, __global const float *dy, int dyo, __global float *ga,
+                              int gao, __global float *gb, int gbo, int want, int n) {
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float x = a[ao + i], y = b[bo + i], d = dy[dyo + i], da, db;
     switch (op) {
     case B_ADD: da = d; db = d; break;
     case B_SUB: da = d; db = -d; break;

@@ -105,24 +105,40 @@ __kernel void sgd(__global float *p, int po, __global const float *g, int go, __
     p[po + i] = x - lr * dir;
 }
 
+/* AdamW over ADAM_CHUNK consecutive elements per work-item: the run is looked up once per piece
+ * of the chunk that lies in one run (not per element). Launch: ceil(n / ADAM_CHUNK) items. */
+#define ADAM_CHUNK 64
 __kernel void adamw(__global float *p, int po, __global const float *g, int go, __global float *m,
                     int mo, __global float *v, int vo, __global const int *runs, int ro, int nruns,
                     int n, float beta1, float beta2, float one_m_beta1, float one_m_beta2,
                     float eps, float decay_keep, float step_size, float bc2_sqrt) {
-    int i = get_global_id(0);
+    int i = get_global_id(0) * ADAM_CHUNK;
     if (i >= n) return;
-    int r = find_run(runs + ro, nruns, i);
-    if (r < 0) return;
-    int f = runs[ro + 4 * r + 2];
-    if (!(f & RUN_UPDATE)) return;
-    float gi = g[go + i];
-    float w = p[po + i] * ((f & RUN_DECAY) ? decay_keep : 1.0f);
-    float mi = beta1 * m[mo + i] + one_m_beta1 * gi;
-    float vi = beta2 * v[vo + i] + one_m_beta2 * gi * gi;
-    float denom = sqrt(vi) / bc2_sqrt + eps;
-    m[mo + i] = mi;
-    v[vo + i] = vi;
-    p[po + i] = w - step_size * (mi / denom);
+    int i1 = min(i + ADAM_CHUNK, n);
+    while (i < i1) {
+        int r = find_run(runs + ro, nruns, i);
+        if (r < 0) { /* padding or a gap between runs */
+            i++;
+            continue;
+        }
+        int end = min(runs[ro + 4 * r + 1], i1);
+        int f = runs[ro + 4 * r + 2];
+        if (!(f & RUN_UPDATE)) {
+            i = end;
+            continue;
+        }
+        float keep = (f & RUN_DECAY) ? decay_keep : 1.0f;
+        for (; i < end; i++) {
+            float gi = g[go + i];
+            float w = p[po + i] * keep;
+            float mi = beta1 * m[mo + i] + one_m_beta1 * gi;
+            float vi = beta2 * v[vo + i] + one_m_beta2 * gi * gi;
+            float denom = sqrt(vi) / bc2_sqrt + eps;
+            m[mo + i] = mi;
+            v[vo + i] = vi;
+            p[po + i] = w - step_size * (mi / denom);
+        }
+    }
 }
 
 __kernel void lars(__global float *p, int po, __global const float *g, int go, __global float *buf,

@@ -48,57 +48,64 @@ inline int outs_of(int i, int k, int s, int p, int out, int *hi) {
     return t <= 0 ? 0 : (t + s - 1) / s;
 }
 
-/* x (nc, iD, iH, iW) → y, idx (nc, oD, oH, oW). */
+/* x (nc, iD, iH, iW) → y, idx (nc, oD, oH, oW). One work-item per output row (plane, od, oh):
+ * the row's indices come from one split, the windows along W by multiplication. */
 __kernel void max_pool_fwd(const pgeom g, __global const float *x, int xo, __global float *y,
                            int yo, __global float *idx, int io) {
     int gid = get_global_id(0);
-    if (gid >= g.nc * g.out[0] * g.out[1] * g.out[2]) return;
-    int od, oh, ow;
-    int pl = split4(gid, g.out[0], g.out[1], g.out[2], &od, &oh, &ow);
+    if (gid >= g.nc * g.out[0] * g.out[1]) return;
+    int od = 0, oh = 0, unused;
+    int pl = split4(gid, 1, g.out[0], g.out[1], &unused, &od, &oh);
     int H = g.in[1], W = g.in[2];
     int d0 = win_lo(od, g.s[0], g.p[0]), d1 = win_hi(od, g.k[0], g.s[0], g.p[0], g.in[0]);
     int h0 = win_lo(oh, g.s[1], g.p[1]), h1 = win_hi(oh, g.k[1], g.s[1], g.p[1], H);
-    int w0 = win_lo(ow, g.s[2], g.p[2]), w1 = win_hi(ow, g.k[2], g.s[2], g.p[2], W);
     __global const float *xs = x + xo + pl * g.in[0] * H * W;
-    float m = -INFINITY;
-    int mi = (d0 * H + h0) * W + w0;
-    for (int d = d0; d < d1; d++)
-        for (int h = h0; h < h1; h++)
-            for (int w = w0; w < w1; w++) {
-                int i = (d * H + h) * W + w;
-                float v = xs[i];
-                if (v > m || isnan(v)) {
-                    m = v;
-                    mi = i;
+    int orow = gid * g.out[2];
+    for (int ow = 0; ow < g.out[2]; ow++) {
+        int w0 = win_lo(ow, g.s[2], g.p[2]), w1 = win_hi(ow, g.k[2], g.s[2], g.p[2], W);
+        float m = -INFINITY;
+        int mi = (d0 * H + h0) * W + w0;
+        for (int d = d0; d < d1; d++)
+            for (int h = h0; h < h1; h++)
+                for (int w = w0; w < w1; w++) {
+                    int i = (d * H + h) * W + w;
+                    float v = xs[i];
+                    if (v > m || isnan(v)) {
+                        m = v;
+                        mi = i;
+                    }
                 }
-            }
-    y[yo + gid] = m;
+        y[yo + orow + ow] = m;
 #if POOL_IDX
-    idx[io + gid] = (float)mi;
+        idx[io + orow + ow] = (float)mi;
 #endif
+    }
 }
 
-/* dx (nc, iD, iH, iW) += Σ dy (nc, oD, oH, oW) over the outputs whose argmax is this element. */
+/* dx (nc, iD, iH, iW) += dy (nc, oD, oH, oW) at each output's argmax. One work-item per input
+ * row (plane, d, h), which no other item writes: it walks the output rows whose windows reach
+ * it and adds every output whose argmax falls in the row, in output order (the reference's
+ * order of the additions). */
 __kernel void max_pool_bwd(const pgeom g, __global const float *dy, int dyo,
                            __global const float *idx, int io, __global float *dx, int dxo) {
     int gid = get_global_id(0);
-    if (gid >= g.nc * g.in[0] * g.in[1] * g.in[2]) return;
-    int d, h, w;
-    int pl = split4(gid, g.in[0], g.in[1], g.in[2], &d, &h, &w);
-    int me = (d * g.in[1] + h) * g.in[2] + w;
-    int d1, h1, w1;
+    if (gid >= g.nc * g.in[0] * g.in[1]) return;
+    int d = 0, h = 0, unused;
+    int pl = split4(gid, 1, g.in[0], g.in[1], &unused, &d, &h);
+    int W = g.in[2], row = (d * g.in[1] + h) * W; /* the row's first index in the plane */
+    int d1, h1;
     int d0 = outs_of(d, g.k[0], g.s[0], g.p[0], g.out[0], &d1);
     int h0 = outs_of(h, g.k[1], g.s[1], g.p[1], g.out[1], &h1);
-    int w0 = outs_of(w, g.k[2], g.s[2], g.p[2], g.out[2], &w1);
+    __global float *dxr = dx + dxo + gid * W;
     int base = pl * g.out[0] * g.out[1] * g.out[2];
-    float acc = 0.0f;
     for (int od = d0; od <= d1; od++)
-        for (int oh = h0; oh <= h1; oh++)
-            for (int ow = w0; ow <= w1; ow++) {
-                int o = base + (od * g.out[1] + oh) * g.out[2] + ow;
-                if ((int)idx[io + o] == me) acc += dy[dyo + o];
+        for (int oh = h0; oh <= h1; oh++) {
+            int o = base + (od * g.out[1] + oh) * g.out[2];
+            for (int ow = 0; ow < g.out[2]; ow++) {
+                int t = (int)idx[io + o + ow] - row;
+                if (t >= 0 && t < W) dxr[t] += dy[dyo + o + ow];
             }
-    dx[dxo + gid] += acc;
+        }
 }
 
 /* y (nc, oD, oH, oW) = window sum (nc, iD, iH, iW) / (kD·kH·kW) (padding counts). */

@@ -543,7 +543,9 @@ static void test_dgrad_paths(void **state) {
 
 /* On the OpenCL CPU device conv forward, the stride-1 data gradient and both weight gradients
  * run as implicit GEMMs (no column buffer); TASSL_CONV=im2col forces the im2col path. Each
- * configuration runs forward + backward on ref, on cpu (implicit) and on cpu (im2col), and all
+ * configuration runs forward + backward on ref and on cpu three ways — the default choice
+ * (implicit from 64 output positions up, im2col + one batched GEMM below: src/ops/conv.c
+ * implicit_worth), im2col everywhere, implicit everywhere (TASSL_CONV_IMPLICIT_MIN_L=0) — and all
  * outputs and gradients must agree. Shapes: output rows of 16, 32 and 64 (whole-vector copies of
  * the gather, masked at the padded edges), 8 and 24 (8-wide copies), 13 (element by element),
  * stride 2, dilation, groups, batch 1, channel counts that are not multiples of the 6 × 16 tile,
@@ -583,16 +585,20 @@ static void test_implicit(void **state) {
             float *want[4];
             run_with_grads(devs[0], c, tr, x, w, b, g, want); /* ref */
             for (int di = 1; di < ndevs; di++)
-                for (int im2col = 0; im2col <= 1; im2col++) {
+                for (int path = 0; path <= 2; path++) {
+                    /* 0: default (implicit from 64 output positions up, im2col below),
+                     * 1: im2col everywhere, 2: implicit on every map size */
+                    static const char *pname[3] = {"default", "im2col", "implicit-all"};
                     float *got[4];
-                    if (im2col) setenv("TASSL_CONV", "im2col", 1);
+                    if (path == 1) setenv("TASSL_CONV", "im2col", 1);
+                    if (path == 2) setenv("TASSL_CONV_IMPLICIT_MIN_L", "0", 1);
                     run_with_grads(devs[di], c, tr, x, w, b, g, got);
                     unsetenv("TASSL_CONV");
+                    unsetenv("TASSL_CONV_IMPLICIT_MIN_L");
                     for (int k = 0; k < 4; k++) {
                         char what[256];
                         snprintf(what, sizeof what, "%s%s, %s path: %s vs ref",
-                                 tr ? "transposed " : "", c->name, im2col ? "im2col" : "implicit",
-                                 names[k]);
+                                 tr ? "transposed " : "", c->name, pname[path], names[k]);
                         assert_close(got[k], want[k], n[k], 1e-5, what);
                         free(got[k]);
                     }

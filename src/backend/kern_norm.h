@@ -63,6 +63,15 @@ typedef struct tassl_kern_norm {
     tassl_status (*backward_x)(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
                                tassl_ptr gamma, tassl_ptr dy, tassl_ptr dx, tassl_ptr scratch,
                                const tassl_norm_geom *g, int training);
+    /* Batch norm's whole training backward with one reduction, for geometries whose affine
+     * channel is the statistic group (c_inner == s_inner, c_count == s_count): per group
+     * scratch = (Σ dy, Σ dy·x̂), then dgamma += Σ dy·x̂, dbeta += Σ dy and dx += the training
+     * gradient of backward_x (gamma is constant over a group, so Σ g = gamma·Σ dy). Same
+     * results as affine_bwd + backward_x(training = 1).  x, dy (n); dx (n), optional; mean, rstd
+     * (s_count); gamma, dgamma, dbeta (c_count), optional; scratch (2·s_count), caller-owned. */
+    tassl_status (*backward_fused)(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
+                                   tassl_ptr gamma, tassl_ptr dy, tassl_ptr dx, tassl_ptr dgamma,
+                                   tassl_ptr dbeta, tassl_ptr scratch, const tassl_norm_geom *g);
 } tassl_kern_norm;
 
 extern const tassl_kern_norm tassl_ref_kern_norm;

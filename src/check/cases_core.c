@@ -76,6 +76,12 @@ static tassl_tensor *f_permute(tassl_tensor **x, const tassl_check_case *c) {
     (void)c;
     return tassl_contiguous(tassl_permute(x[0], (int[]){3, 1, 0, 2}));
 }
+static tassl_tensor *f_swap_rows(tassl_tensor **x, const tassl_check_case *c) {
+    (void)c; /* a conv weight's channel swap: rows of 9 taps copied (opencl copy_rows), and a
+              * strided-source residual-style add */
+    tassl_tensor *t = tassl_contiguous(tassl_transpose(x[0], 1, 2)); // (2, 4, 3, 9)
+    return tassl_add(t, tassl_transpose(x[1], 1, 2));
+}
 static tassl_tensor *f_slice(tassl_tensor **x, const tassl_check_case *c) {
     (void)c;
     tassl_tensor *s = tassl_slice(x[0], 1, 1, 7, 2);
@@ -141,6 +147,8 @@ static const tassl_check_case cases[] = {
     {CASE("flatten", f_flatten), IN1(4), .shape = {{2, 3, 2, 2}}},
     {CASE("permute", f_permute), IN1(4), .shape = {{2, 3, 4, 5}}},
     {CASE("slice_step", f_slice), IN1(2), .shape = {{3, 8}}},
+    {CASE("swap_rows", f_swap_rows), .nin = 2, .ndim = {4, 4},
+     .shape = {{2, 3, 4, 9}, {2, 3, 4, 9}}},
     {CASE("expand", f_expand), .nin = 2, .ndim = {2, 3}, .shape = {{3, 1}, {2, 3, 4}}},
     {CASE("concat_dim1", f_concat), .nin = 3, .ndim = {3, 3, 3},
      .shape = {{2, 1, 3}, {2, 4, 3}, {2, 2, 3}}, .iparam = {1}},

@@ -43,8 +43,16 @@ static void drop_cached(tassl_device *dev, int i) {
 static void make_room(tassl_device *dev, size_t want) {
     tassl_pool *p = &dev->pool;
     uint64_t use = p->bytes_in_use + want, limit = p->peak_in_use > use ? p->peak_in_use : use;
-    while (p->nfree > 0 && p->bytes_in_use + p->bytes_cached + want > limit)
+    int synced = 0;
+    while (p->nfree > 0 && p->bytes_in_use + p->bytes_cached + want > limit) {
+        if (!synced) { /* queued kernels may still use a cached buffer: OpenCL (pocl) frees a
+                        * released buffer only when they finish, so the memory would come back
+                        * late and the peak rise; wait for them once */
+            (void)dev->be->sync(dev);
+            synced = 1;
+        }
         drop_cached(dev, 0);
+    }
 }
 
 void tassl_device_pool_trim(tassl_device *dev) {

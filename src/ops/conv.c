@@ -166,6 +166,20 @@ static void gemm_groups(tassl_ctx *ctx, int64_t groups, int ta, int tb, int64_t 
     OP_CALL(ctx, tassl_gemm(ctx->dev, &args));
 }
 
+/* Whether the implicit kernels pay on this plan: the forward runs one GEMM per image with the
+ * output positions as columns, so maps of fewer positions than CONV_IMPLICIT_MIN_L (ResNet's 4×4
+ * and 2×2 stages at 64² input) leave most of each 16-column micro-tile empty, and the weight
+ * gradient's gather cuts its 8-position vectors at every image; the chunked path folds the
+ * whole batch into the GEMM's columns instead (its column buffer is small there). SimCLR step:
+ * −12 % CPU time from the forward, a little more from the weight gradient.
+ * TASSL_CONV_IMPLICIT_MIN_L=<positions> overrides the threshold. */
+#define CONV_IMPLICIT_MIN_L 64
+static int implicit_worth(const conv_plan *pl) {
+    const char *e = getenv("TASSL_CONV_IMPLICIT_MIN_L");
+    const long long v = e ? atoll(e) : CONV_IMPLICIT_MIN_L;
+    return pl->L >= v || pl->nb < pl->n;
+}
+
 /* The passes of io that an implicit GEMM can do (mat_out, dw) on devices that have one
  * (gemm.h: tassl_conv_gemm), whole batch at once; each pass done is cleared from *rest, which
  * keeps what the chunked im2col path must still do (img_out, the col2im pass of a strided data
@@ -175,7 +189,7 @@ static void conv_run_implicit(tassl_ctx *ctx, const conv_plan *pl, const conv_io
     *rest = *io;
     if (!tassl_conv_gemm_available(ctx->dev)) return;
     tassl_conv_gemm_args a = {.g = &pl->g, .n = pl->n, .groups = pl->groups, .cmat = pl->cmat};
-    if (io->mat_out) {
+    if (io->mat_out && implicit_worth(pl)) {
         a.wgrad = 0;
         a.img = P(io->img_in);
         a.mat = P(io->mat_out);
@@ -189,7 +203,7 @@ static void conv_run_implicit(tassl_ctx *ctx, const conv_plan *pl, const conv_io
             rest->mat_out = NULL;
         }
     }
-    if (io->dw && ctx->status == TASSL_OK) {
+    if (io->dw && ctx->status == TASSL_OK && implicit_worth(pl)) {
         a.wgrad = 1;
         a.img = P(io->img_in);
         a.mat = P(io->mat_in);

@@ -2,8 +2,9 @@
  *
  * All four are one op over a geometry (kern_norm.h): statistics per group s, affine per channel
  * c, fused into one forward kernel and two backward entries (affine_bwd for dgamma/dbeta,
- * backward_x for dx). The ops differ only in how they fill the geometry and where the
- * statistics come from (batch statistics, or batch norm's running statistics in eval mode).
+ * backward_x for dx; batch norm in training takes backward_fused, one reduction for all three).
+ * The ops differ only in how they fill the geometry and where the statistics come from (batch
+ * statistics, or batch norm's running statistics in eval mode).
  * mean and rstd of the forward are saved on the node; x̂ is recomputed in backward rather than
  * stored (one tensor of x's size less per norm layer).
  */
@@ -35,6 +36,14 @@ static void norm_backward(tassl_node *nd) {
     tassl_tensor *dgamma = gamma ? tassl_op_grad(gamma) : NULL; // (c_count)
     tassl_tensor *dbeta = beta ? tassl_op_grad(beta) : NULL;    // (c_count)
     tassl_ctx *ctx = x->ctx;
+    if (training && g.c_inner == g.s_inner && g.c_count == g.s_count) { // batch norm
+        int64_t ns = 2 * g.s_count;
+        tassl_tensor *scratch = tassl_op_out(ctx, 1, &ns); // (2, s_count)
+        OP_CALL(ctx, KNORM(x)->backward_fused(DEV(x), P(x), P(mean), P(rstd), opt_ptr(gamma),
+                                              P(dy), opt_ptr(dx), opt_ptr(dgamma),
+                                              opt_ptr(dbeta), P(scratch), &g));
+        return;
+    }
     if (dgamma || dbeta)
         OP_CALL(ctx, KNORM(x)->affine_bwd(DEV(x), P(x), P(mean), P(rstd), P(dy), opt_ptr(dgamma),
                                           opt_ptr(dbeta), &g));

@@ -77,6 +77,7 @@ static tassl_status cl_sync(tassl_device *dev) {
 static void cl_close(tassl_device *dev) {
     tassl_cl *cl = tassl_cl_of(dev);
     if (!cl) return;
+    tassl_cl_prof_report();
     if (cl->queue) {
         clFinish(cl->queue);
         clReleaseCommandQueue(cl->queue);

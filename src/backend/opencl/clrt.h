@@ -70,6 +70,11 @@ void tassl_cl_arg_float(tassl_cl_args *a, float v);
  * (same layout as `tview` in cl/common.cl). */
 void tassl_cl_arg_view(tassl_cl_args *a, const tassl_kview *v);
 
+/* Profiler (TASSL_PROFILE=1, see runtime.c): tag the following launches ("" or NULL: none;
+ * a tag containing "grad" marks them as backward); print and reset the table (stderr). */
+void tassl_cl_prof_tag(const char *tag);
+void tassl_cl_prof_report(void);
+
 /* Launch helper for the common 1-D case: one work-item per element, n items. */
 tassl_status tassl_cl_launch_1d(tassl_device *dev, cl_kernel k, int64_t n);
 

@@ -16,6 +16,10 @@ typedef struct conv_cgeom {
     cl_int k[3], stride[3], pad[3], dil[3];
 } conv_cgeom;
 
+static int64_t cdiv64(int64_t a, int64_t b) {
+    return (a + b - 1) / b;
+}
+
 static int64_t geom_k(const tassl_conv_geom *g) {
     return (int64_t)g->k[0] * g->k[1] * g->k[2];
 }
@@ -75,7 +79,17 @@ static tassl_status cl_im2col(tassl_device *dev, const tassl_conv_geom *g, tassl
     tassl_cl_arg_int(&a, l0);
     tassl_cl_arg_int(&a, lc);
     tassl_cl_arg_ptr(&a, col);
-    return finish3(dev, k, &a, rows ? 1 : g->out[2], lc / g->out[2], g->c * geom_k(g) * nb);
+    /* CPUs: output rows and column rows per item, enough for ~64 outputs (small maps have rows
+     * of 2–8 and a few rows per image) */
+    const int64_t nrows = lc / g->out[2], ncol = g->c * geom_k(g) * nb;
+    int64_t rpi = rows ? 64 / g->out[2] : 1;
+    if (rpi < 1) rpi = 1;
+    if (rpi > nrows) rpi = nrows;
+    int64_t npi = rows ? 64 / (rpi * g->out[2]) : 1;
+    if (npi < 1) npi = 1;
+    tassl_cl_arg_int(&a, rpi);
+    tassl_cl_arg_int(&a, npi);
+    return finish3(dev, k, &a, rows ? 1 : g->out[2], cdiv64(nrows, rpi), cdiv64(ncol, npi));
 }
 
 /* Image rows (flat index over in[0]·in[1]) that positions [l0, l0 + lc) read, as [*r0, *r1):
@@ -199,9 +213,6 @@ const tassl_kern_conv tassl_cl_kern_conv = {
 
 #define CONV_GEMM_PART_FLOATS ((int64_t)16 << 20) /* partial dW scratch budget */
 
-static int64_t cdiv64(int64_t a, int64_t b) {
-    return (a + b - 1) / b;
-}
 
 /* Work-item block (rt micro-tile rows, nt micro-tile columns) for an m × n product run `batch`
  * times: the parameter row's, shrunk until the compute units get `want` items, then evened. */
@@ -338,6 +349,11 @@ tassl_status tassl_cl_conv_gemm(tassl_device *dev, const tassl_conv_gemm_args *a
         }
     }
     const tassl_ptr ap = {sbuf, soff}, part = {pbuf, poff};
+    char tag[64]; /* for TASSL_PROFILE: pass and shape */
+    snprintf(tag, sizeof tag, "%s %lldx%lldx%lld",
+             a->wgrad ? "wgrad" : g->dil[2] < 0 ? "dgrad" : "fwd", (long long)a->cmat,
+             (long long)g->c, (long long)L);
+    tassl_cl_prof_tag(tag);
     if (a->wgrad) /* dy (n, G·mg, L) as n·G blocks of mg × L */
         s = conv_pack_a(dev, kpack, p, a->mat, L, mg * L, mg, L, n * G, ap, apb, pk);
     else /* W (G·mg, cg·K) as G blocks of mg × k */
@@ -389,6 +405,7 @@ tassl_status tassl_cl_conv_gemm(tassl_device *dev, const tassl_conv_gemm_args *a
         tassl_cl_arg_ptr(&ar, a->w);
         s = finish(dev, ksum, &ar, G * mg * k);
     }
+    tassl_cl_prof_tag(NULL);
     tassl_status ps = tassl_pool_put(dev, sbuf, sbytes, soff ? need : 0);
     if (pbuf) {
         tassl_status ps2 = tassl_pool_put(dev, pbuf, pbytes, poff ? pneed : 0);

@@ -178,7 +178,13 @@ tassl_status tassl_cl_gemm_tile(tassl_device *dev, const tassl_gemm_args *g, con
             s = tassl_cl_fail(a.err, "gemm_tile: clSetKernelArg");
         } else {
             size_t gws[3] = {(size_t)cdiv(n, nt * nr), (size_t)cdiv(m, rt * p->mr), (size_t)batch};
+            char tag[80]; /* TASSL_PROFILE: the product's shape */
+            snprintf(tag, sizeof tag, "%s%s %lldx%lldx%lld b%lld", g->trans_a ? "T" : "N",
+                     g->trans_b ? "T" : "N", (long long)g->m, (long long)g->n, (long long)g->k,
+                     (long long)g->batch);
+            tassl_cl_prof_tag(tag);
             s = tassl_cl_launch(dev, ktile, 3, gws, one);
+            tassl_cl_prof_tag(NULL);
         }
     }
     tassl_status ps = tassl_pool_put(dev, scratch, sbytes, soff ? need : 0);

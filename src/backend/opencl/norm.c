@@ -2,8 +2,9 @@
  *
  * Each entry sets arguments and launches. Reductions run one work-group per row (group or
  * channel) with a local size picked per launch: the power of two covering the row length, at
- * most 256 and at most what the kernel allows on the device; its local buffer is a kernel
- * argument. Optional pointers (NULL buf) become a flag 0 plus a dummy buffer never touched.
+ * most 256 (16 on CPUs) and at most what the kernel allows on the device; its local buffer is a
+ * kernel argument. Optional pointers (NULL buf) become a flag 0 plus a dummy buffer never touched.
+ * The elementwise kernels take NORM_CHUNK consecutive elements per work-item.
  */
 #include "clrt.h"
 #include "../kern_norm.h"
@@ -14,7 +15,9 @@ static cl_kernel norm_kernel(tassl_device *dev, const char *name) {
 
 /* Local size for rows of `len` elements: a power of two in [1, 256], >= len where possible. */
 static size_t row_lws(tassl_device *dev, cl_kernel k, int64_t len) {
-    size_t max = 256, kwg = 0;
+    /* CPUs: 16 items, each summing a long contiguous share (pocl runs the items of a group as
+     * loops between the barriers; 256 were 2-3x slower on the SimCLR step's batch norms) */
+    size_t max = dev->info.type == TASSL_DEVICE_CPU ? 16 : 256, kwg = 0;
     if (clGetKernelWorkGroupInfo(k, tassl_cl_of(dev)->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
                                  &kwg, NULL) == CL_SUCCESS &&
         kwg > 0 && kwg < max)
@@ -39,9 +42,17 @@ static void arg_opt(tassl_cl_args *a, tassl_ptr p, tassl_ptr dummy) {
     tassl_cl_arg_int(a, p.buf != NULL);
 }
 
+#define NORM_CHUNK 64 /* as in cl/norm.cl */
+
 static tassl_status finish(tassl_device *dev, cl_kernel k, const tassl_cl_args *a, int64_t n) {
     if (a->err != CL_SUCCESS) return tassl_cl_fail(a->err, "norm: clSetKernelArg");
     return tassl_cl_launch_1d(dev, k, n);
+}
+
+/* Launch of an elementwise kernel over n elements, NORM_CHUNK per work-item. */
+static tassl_status finish_chunks(tassl_device *dev, cl_kernel k, const tassl_cl_args *a,
+                                  int64_t n) {
+    return finish(dev, k, a, (n + NORM_CHUNK - 1) / NORM_CHUNK);
 }
 
 /* One work-group per row of `len` elements; the last argument is the local buffer. */
@@ -113,7 +124,7 @@ static tassl_status cl_forward(tassl_device *dev, tassl_ptr x, tassl_ptr mean, t
     tassl_cl_arg_ptr(&a, y);
     tassl_cl_arg_int(&a, g->n);
     arg_geom(&a, g);
-    return finish(dev, k, &a, g->n);
+    return finish_chunks(dev, k, &a, g->n);
 }
 
 /* norm_bwd_reduce over rows (r_inner, r_count): out1 (+)= Σ w·dy, out2 (+)= Σ w·dy·x̂. */
@@ -147,6 +158,27 @@ static tassl_status cl_affine_bwd(tassl_device *dev, tassl_ptr x, tassl_ptr mean
     return bwd_reduce(dev, x, mean, rstd, none, dy, dbeta, dgamma, 1, g->c_inner, g->c_count, g);
 }
 
+/* norm_bwd_x: dx += the input gradient (sums: see the kernel). */
+static tassl_status bwd_x(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
+                          tassl_ptr gamma, tassl_ptr dy, tassl_ptr sums, tassl_ptr dx,
+                          int training, int sums_raw, const tassl_norm_geom *g) {
+    cl_kernel k = norm_kernel(dev, "norm_bwd_x");
+    if (!k) return TASSL_ERR_DEVICE;
+    tassl_cl_args a = tassl_cl_args_begin(k);
+    tassl_cl_arg_ptr(&a, x);
+    tassl_cl_arg_ptr(&a, mean);
+    tassl_cl_arg_ptr(&a, rstd);
+    arg_opt(&a, gamma, x);
+    tassl_cl_arg_ptr(&a, dy);
+    tassl_cl_arg_ptr(&a, training ? sums : dy); // sums unused in eval
+    tassl_cl_arg_ptr(&a, dx);
+    tassl_cl_arg_int(&a, training);
+    tassl_cl_arg_int(&a, sums_raw);
+    tassl_cl_arg_int(&a, g->n);
+    arg_geom(&a, g);
+    return finish_chunks(dev, k, &a, g->n);
+}
+
 static tassl_status cl_backward_x(tassl_device *dev, tassl_ptr x, tassl_ptr mean, tassl_ptr rstd,
                                   tassl_ptr gamma, tassl_ptr dy, tassl_ptr dx, tassl_ptr scratch,
                                   const tassl_norm_geom *g, int training) {
@@ -156,20 +188,35 @@ static tassl_status cl_backward_x(tassl_device *dev, tassl_ptr x, tassl_ptr mean
             bwd_reduce(dev, x, mean, rstd, gamma, dy, scratch, s2, 0, g->s_inner, g->s_count, g);
         if (st != TASSL_OK) return st;
     }
-    cl_kernel k = norm_kernel(dev, "norm_bwd_x");
-    if (!k) return TASSL_ERR_DEVICE;
-    tassl_cl_args a = tassl_cl_args_begin(k);
-    tassl_cl_arg_ptr(&a, x);
-    tassl_cl_arg_ptr(&a, mean);
-    tassl_cl_arg_ptr(&a, rstd);
-    arg_opt(&a, gamma, x);
-    tassl_cl_arg_ptr(&a, dy);
-    tassl_cl_arg_ptr(&a, training ? scratch : dy); // sums unused in eval
-    tassl_cl_arg_ptr(&a, dx);
-    tassl_cl_arg_int(&a, training);
-    tassl_cl_arg_int(&a, g->n);
-    arg_geom(&a, g);
-    return finish(dev, k, &a, g->n);
+    return bwd_x(dev, x, mean, rstd, gamma, dy, scratch, dx, training, 0, g);
+}
+
+/* One reduction (Σ dy, Σ dy·x̂ per group = channel) serves dgamma, dbeta and dx. */
+static tassl_status cl_backward_fused(tassl_device *dev, tassl_ptr x, tassl_ptr mean,
+                                      tassl_ptr rstd, tassl_ptr gamma, tassl_ptr dy, tassl_ptr dx,
+                                      tassl_ptr dgamma, tassl_ptr dbeta, tassl_ptr scratch,
+                                      const tassl_norm_geom *g) {
+    if (g->c_inner != g->s_inner || g->c_count != g->s_count)
+        return tassl_error(TASSL_ERR_ARG,
+                           "opencl norm backward_fused: channel (%lld, %lld) is not the group "
+                           "(%lld, %lld)",
+                           (long long)g->c_inner, (long long)g->c_count, (long long)g->s_inner,
+                           (long long)g->s_count);
+    const tassl_ptr none = {NULL, 0}, s2 = {scratch.buf, scratch.off + g->s_count};
+    tassl_status st =
+        bwd_reduce(dev, x, mean, rstd, none, dy, scratch, s2, 0, g->s_inner, g->s_count, g);
+    if (st == TASSL_OK && (dgamma.buf || dbeta.buf)) {
+        cl_kernel k = norm_kernel(dev, "norm_affine_sums");
+        if (!k) return TASSL_ERR_DEVICE;
+        tassl_cl_args a = tassl_cl_args_begin(k);
+        tassl_cl_arg_ptr(&a, scratch);
+        arg_opt(&a, dgamma, scratch);
+        arg_opt(&a, dbeta, scratch);
+        tassl_cl_arg_int(&a, g->s_count);
+        st = finish(dev, k, &a, g->s_count);
+    }
+    if (st == TASSL_OK && dx.buf) st = bwd_x(dev, x, mean, rstd, gamma, dy, scratch, dx, 1, 1, g);
+    return st;
 }
 
 const tassl_kern_norm tassl_cl_kern_norm = {
@@ -179,4 +226,5 @@ const tassl_kern_norm tassl_cl_kern_norm = {
     /* .forward = */ cl_forward,
     /* .affine_bwd = */ cl_affine_bwd,
     /* .backward_x = */ cl_backward_x,
+    /* .backward_fused = */ cl_backward_fused,
 };

@@ -99,7 +99,7 @@ static tassl_status cl_adamw(tassl_device *dev, tassl_ptr p, tassl_ptr g, tassl_
     tassl_cl_arg_float(&a, hp->decay_keep);
     tassl_cl_arg_float(&a, hp->step_size);
     tassl_cl_arg_float(&a, hp->bc2_sqrt);
-    return go(dev, k, &a, "adamw: set args", n);
+    return go(dev, k, &a, "adamw: set args", (n + 63) / 64); /* ADAM_CHUNK in cl/optim.cl */
 }
 
 static tassl_status cl_lars(tassl_device *dev, tassl_ptr p, tassl_ptr g, tassl_ptr buf,

@@ -1,6 +1,7 @@
 /* opencl/pool.c — host side of the OpenCL pooling and up-sampling kernels (cl/pool.cl): packs the
  * geometry into the kernels' pgeom struct, sets arguments and launches one work-item per output
- * element (forward) or per input element (backward gathers). */
+ * element (forward) or per input element (backward gathers); max pooling one per output row
+ * (forward) or input row (backward). */
 #include "clrt.h"
 #include "../kern_pool.h"
 
@@ -64,13 +65,15 @@ static tassl_status max_fwd(tassl_device *dev, const tassl_pool_geom *g, tassl_p
                             tassl_ptr y, tassl_ptr idx) {
     /* Without idx the kernel is built with POOL_IDX=0; y stands in for the unused argument. */
     tassl_ptr p[3] = {x, y, idx.buf ? idx : y};
-    return launch(dev, "max_pool_fwd", idx.buf ? "" : "-DPOOL_IDX=0", g, -1, 3, p, n_out(g));
+    /* one work-item per output row */
+    return launch(dev, "max_pool_fwd", idx.buf ? "" : "-DPOOL_IDX=0", g, -1, 3, p,
+                  g->nc * g->out[0] * g->out[1]);
 }
 
 static tassl_status max_bwd(tassl_device *dev, const tassl_pool_geom *g, tassl_ptr dy,
                             tassl_ptr idx, tassl_ptr dx) {
     tassl_ptr p[3] = {dy, idx, dx};
-    return launch(dev, "max_pool_bwd", "", g, -1, 3, p, n_in(g));
+    return launch(dev, "max_pool_bwd", "", g, -1, 3, p, g->nc * g->in[0] * g->in[1]); // per row
 }
 
 static tassl_status avg_fwd(tassl_device *dev, const tassl_pool_geom *g, tassl_ptr x,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clrt.h"
 
@@ -400,6 +401,81 @@ void tassl_cl_arg_view(tassl_cl_args *a, const tassl_kview *v) {
     tassl_cl_arg(a, sizeof t, &t);
 }
 
+/* ---- profiler (TASSL_PROFILE=1) ----------------------------------------------------------- */
+
+/* Wall time per kernel, for finding where a training step goes: every launch is bracketed by
+ * clFinish, so each kernel's time is its own (launches no longer overlap the host's work; the
+ * total is an upper bound of the unprofiled run). Keys are the kernel name, the caller's tag
+ * (tassl_cl_prof_tag) and the phase: "bwd" from the first backward-only kernel (a name with
+ * "bwd" or "wgrad", or a tag with "grad") until the next optimiser kernel, "opt" for the
+ * optimiser, "fwd" otherwise (a heuristic: a step's backward starts with the loss's *_bwd).
+ * The gaps between launches (host work, transfers) are counted as "(host)". The table goes to
+ * stderr when the device closes. Off (one getenv, then a flag test per launch) by default. */
+
+#define PROF_MAX 256
+
+static struct {
+    int on, phase; /* phase 0 fwd, 1 bwd, 2 opt */
+    double last_end;
+    int n;
+    struct { char key[96]; double ms; long count; } e[PROF_MAX];
+} prof = {-1, 0, 0.0, 0, {{"", 0.0, 0}}};
+
+static const char *prof_tag = "";
+
+void tassl_cl_prof_tag(const char *tag) { prof_tag = tag ? tag : ""; }
+
+static double prof_now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return 1e3 * (double)t.tv_sec + 1e-6 * (double)t.tv_nsec;
+}
+
+static void prof_add(const char *key, double ms) {
+    int i = 0;
+    while (i < prof.n && strcmp(prof.e[i].key, key) != 0)
+        i++;
+    if (i == prof.n) {
+        if (prof.n == PROF_MAX) return;
+        snprintf(prof.e[prof.n++].key, sizeof prof.e[0].key, "%s", key);
+    }
+    prof.e[i].ms += ms;
+    prof.e[i].count++;
+}
+
+static int prof_enabled(void) {
+    if (prof.on < 0) {
+        const char *v = getenv("TASSL_PROFILE");
+        prof.on = v && *v && strcmp(v, "0") != 0;
+    }
+    return prof.on;
+}
+
+static int prof_cmp(const void *a, const void *b) {
+    double x = ((const double *)a)[0], y = ((const double *)b)[0];
+    return (x < y) - (x > y);
+}
+
+void tassl_cl_prof_report(void) {
+    if (prof.on <= 0 || prof.n == 0) return;
+    double total = 0.0;
+    struct { double ms; int i; } order[PROF_MAX];
+    for (int i = 0; i < prof.n; i++) {
+        order[i].ms = prof.e[i].ms;
+        order[i].i = i;
+        total += prof.e[i].ms;
+    }
+    qsort(order, (size_t)prof.n, sizeof order[0], prof_cmp);
+    fprintf(stderr, "TASSL_PROFILE: %.1f ms in all (kernels + host gaps)\n", total);
+    fprintf(stderr, "%10s %6s %8s  %s\n", "ms", "%", "launches", "phase/kernel[tag]");
+    for (int j = 0; j < prof.n; j++) {
+        int i = order[j].i;
+        fprintf(stderr, "%10.1f %6.1f %8ld  %s\n", prof.e[i].ms, 100.0 * prof.e[i].ms / total,
+                prof.e[i].count, prof.e[i].key);
+    }
+    prof.n = 0;
+}
+
 /* ---- launches ---------------------------------------------------------------------------- */
 
 tassl_status tassl_cl_launch(tassl_device *dev, cl_kernel k, int dims, const size_t *gws,
@@ -411,10 +487,32 @@ tassl_status tassl_cl_launch(tassl_device *dev, cl_kernel k, int dims, const siz
         if (gws[i] == 0) return TASSL_OK; /* nothing to do (and illegal for OpenCL 1.2) */
         g[i] = lws ? (gws[i] + lws[i] - 1) / lws[i] * lws[i] : gws[i];
     }
+    char name[128], what[320];
+    double t0 = 0.0;
+    if (prof_enabled()) {
+        clFinish(tassl_cl_of(dev)->queue);
+        t0 = prof_now_ms();
+        if (prof.last_end > 0.0) prof_add("(host)", t0 - prof.last_end);
+    }
     cl_int e = clEnqueueNDRangeKernel(tassl_cl_of(dev)->queue, k, (cl_uint)dims, NULL, g, lws, 0,
                                       NULL, NULL);
+    if (prof.on > 0 && e == CL_SUCCESS) {
+        clFinish(tassl_cl_of(dev)->queue);
+        prof.last_end = prof_now_ms();
+        kernel_name(k, name, sizeof name);
+        if (strstr(name, "adamw") || strstr(name, "sgd") || strstr(name, "lars") ||
+            strstr(name, "sumsq") || strstr(name, "clip_scale"))
+            prof.phase = 2;
+        else if (strstr(name, "bwd") || strstr(name, "wgrad") || strstr(prof_tag, "grad"))
+            prof.phase = 1;
+        else if (prof.phase == 2)
+            prof.phase = 0;
+        static const char *ph[] = {"fwd", "bwd", "opt"};
+        snprintf(what, sizeof what, "%s %s%s%s%s", ph[prof.phase], name, *prof_tag ? "[" : "",
+                 prof_tag, *prof_tag ? "]" : "");
+        prof_add(what, prof.last_end - t0);
+    }
     if (e == CL_SUCCESS) return TASSL_OK;
-    char name[128], what[320];
     snprintf(what, sizeof what,
              "launch of kernel %s (global %zu x %zu x %zu, local %zu x %zu x %zu)",
              kernel_name(k, name, sizeof name), g[0], dims > 1 ? g[1] : 1, dims > 2 ? g[2] : 1,

@@ -149,6 +149,23 @@ static tassl_status ref_backward_x(tassl_device *dev, tassl_ptr xp, tassl_ptr me
     return TASSL_OK;
 }
 
+static tassl_status ref_backward_fused(tassl_device *dev, tassl_ptr x, tassl_ptr mean,
+                                       tassl_ptr rstd, tassl_ptr gamma, tassl_ptr dy, tassl_ptr dx,
+                                       tassl_ptr dgamma, tassl_ptr dbeta, tassl_ptr scratch,
+                                       const tassl_norm_geom *g) {
+    if (g->c_inner != g->s_inner || g->c_count != g->s_count)
+        return tassl_error(TASSL_ERR_ARG,
+                           "ref norm backward_fused: channel (%lld, %lld) is not the group "
+                           "(%lld, %lld)",
+                           (long long)g->c_inner, (long long)g->c_count, (long long)g->s_inner,
+                           (long long)g->s_count);
+    tassl_status s = TASSL_OK;
+    if (dgamma.buf || dbeta.buf) s = ref_affine_bwd(dev, x, mean, rstd, dy, dgamma, dbeta, g);
+    if (s == TASSL_OK && dx.buf)
+        s = ref_backward_x(dev, x, mean, rstd, gamma, dy, dx, scratch, g, 1);
+    return s;
+}
+
 const tassl_kern_norm tassl_ref_kern_norm = {
     /* .stats = */ ref_stats,
     /* .rstd = */ ref_rstd,
@@ -156,4 +173,5 @@ const tassl_kern_norm tassl_ref_kern_norm = {
     /* .forward = */ ref_forward,
     /* .affine_bwd = */ ref_affine_bwd,
     /* .backward_x = */ ref_backward_x,
+    /* .backward_fused = */ ref_backward_fused,
 };
