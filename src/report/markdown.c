@@ -51,7 +51,8 @@ static void metric_table(FILE *out, const rp_suite *s, const char *m) {
                 fprintf(out, " – |");
                 continue;
             }
-            bool best = c->mean == best_mean(s, &s->bud[b], m);
+            /* best as printed: a mean that rounds to the best one's three decimals */
+            bool best = llround(c->mean * 1000) == llround(best_mean(s, &s->bud[b], m) * 1000);
             double hw = 0.5 * (c->hi - c->lo);
             fprintf(out, best ? " **%.3f**" : " %.3f", c->mean);
             if (isfinite(hw)) fprintf(out, " ± %.3f", hw);
