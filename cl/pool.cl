@@ -8,7 +8,7 @@
  * found by bisection on the (monotone) fp32 source-index map, so it agrees with the forward
  * kernel bit for bit instead of risking an off-by-one from inverting a rounded formula.
  *
- * Specialisation: POOL_IDX (1) — max_pool_fwd also writes the argmax plane index.
+ * Specialisation: POOL_IDX (1) — max_pool_fwd(_k3s2) also writes the argmax plane index.
  */
 #ifndef POOL_IDX
 #define POOL_IDX 1
@@ -82,6 +82,52 @@ __kernel void max_pool_fwd(const pgeom g, __global const float *x, int xo, __glo
     }
 }
 
+/* The ResNet stem's case, 2D 3×3 windows at stride 2 with padding 1, W = 2·oW and oW a multiple
+ * of 8: x (nc, H, W) → y, idx (nc, oH, oW). One work-item per run of 8 outputs of a row, in
+ * float8 vectors: for each of the (up to) 3 input rows one 16-float load gives the centre
+ * (even) and right (odd) taps, the left taps are the right ones shifted by one. Taps in the
+ * reference's scan order (row by row, left to right) with the same rule (first maximum, last
+ * NaN); padding is never taken. */
+__kernel void max_pool_fwd_k3s2(const pgeom g, __global const float *x, int xo,
+                                __global float *y, int yo, __global float *idx, int io) {
+    int gid = get_global_id(0);
+    int runs = g.out[2] / 8;
+    if (gid >= g.nc * g.out[1] * runs) return;
+    int r = gid / runs, ow0 = (gid - r * runs) * 8; /* r: output row (plane, oh) */
+    int pl = r / g.out[1], oh = r - pl * g.out[1];
+    int H = g.in[1], W = g.in[2];
+    __global const float *xs = x + xo + pl * H * W;
+    int8 lane = (int8)(0, 1, 2, 3, 4, 5, 6, 7);
+    int8 col = 2 * (ow0 + lane); /* centre tap column of each output */
+    int hs = 2 * oh - 1;
+    float8 m = (float8)(-INFINITY);
+    int8 mi = max(hs, 0) * W + max(col - 1, 0);
+    for (int b = 0; b < 3; b++) {
+        int h = hs + b;
+        if (h < 0 || h >= H) continue;
+        __global const float *row = xs + h * W + 2 * ow0;
+        float16 v = vload16(0, row);
+        float8 c = v.even, rt = v.odd;
+        float l0 = ow0 > 0 ? row[-1] : -INFINITY;
+        float8 lf = (float8)(l0, rt.s0, rt.s1, rt.s2, rt.s3, rt.s4, rt.s5, rt.s6);
+        int8 i = h * W + col;
+        int8 take = isgreater(lf, m) | isnan(lf);
+        m = select(m, lf, take);
+        mi = select(mi, i - 1, take);
+        take = isgreater(c, m) | isnan(c);
+        m = select(m, c, take);
+        mi = select(mi, i, take);
+        take = isgreater(rt, m) | isnan(rt);
+        m = select(m, rt, take);
+        mi = select(mi, i + 1, take);
+    }
+    int o = r * g.out[2] + ow0;
+    vstore8(m, 0, y + yo + o);
+#if POOL_IDX
+    vstore8(convert_float8(mi), 0, idx + io + o);
+#endif
+}
+
 /* dx (nc, iD, iH, iW) += dy (nc, oD, oH, oW) at each output's argmax. One work-item per input
  * row (plane, d, h), which no other item writes: it walks the output rows whose windows reach
  * it and adds every output whose argmax falls in the row, in output order (the reference's
@@ -106,6 +152,42 @@ __kernel void max_pool_bwd(const pgeom g, __global const float *dy, int dyo,
                 if (t >= 0 && t < W) dxr[t] += dy[dyo + o + ow];
             }
         }
+}
+
+/* Backward of max_pool_fwd_k3s2 (same geometry): dx (nc, H, W) += dy (nc, oH, oW) at each
+ * output's argmax. One work-item per run of 16 inputs of a row (columns 2·ow0 … 2·ow0 + 15),
+ * which no other item writes: even column 2j is the centre tap of output j only, odd column
+ * 2j + 1 the right tap of j and the left tap of j + 1, so 9 outputs per covering output row (at
+ * most 2) are read as float8 vectors plus one scalar. Additions go in output order, as in the
+ * reference, each a select of v + dy over v (bit for bit the reference's sums). */
+__kernel void max_pool_bwd_k3s2(const pgeom g, __global const float *dy, int dyo,
+                                __global const float *idx, int io, __global float *dx, int dxo) {
+    int gid = get_global_id(0);
+    int runs = g.out[2] / 8;
+    if (gid >= g.nc * g.in[1] * runs) return;
+    int r = gid / runs, ow0 = (gid - r * runs) * 8; /* r: input row (plane, h) */
+    int pl = r / g.in[1], h = r - pl * g.in[1];
+    int W = g.in[2], oH = g.out[1], oW = g.out[2];
+    int8 col = h * W + 2 * (ow0 + (int8)(0, 1, 2, 3, 4, 5, 6, 7)); /* even inputs, plane index */
+    __global float *dxr = dx + dxo + r * W + 2 * ow0;
+    float16 cur = vload16(0, dxr);
+    float8 ev = cur.even, od = cur.odd;
+    int oh0 = h <= 0 ? 0 : h / 2, oh1 = min((h + 1) / 2, oH - 1); /* ⌈(h−1)/2⌉, ⌊(h+1)/2⌋ */
+    int nxt = ow0 + 8 < oW;
+    for (int oh = oh0; oh <= oh1; oh++) {
+        int o = (pl * oH + oh) * oW + ow0;
+        int8 i8 = convert_int8(vload8(0, idx + io + o));
+        float8 d8 = vload8(0, dy + dyo + o);
+        int in8 = nxt ? (int)idx[io + o + 8] : -1;
+        float dn8 = nxt ? dy[dyo + o + 8] : 0.0f;
+        int8 il = (int8)(i8.s1, i8.s2, i8.s3, i8.s4, i8.s5, i8.s6, i8.s7, in8);
+        float8 dl = (float8)(d8.s1, d8.s2, d8.s3, d8.s4, d8.s5, d8.s6, d8.s7, dn8);
+        ev = select(ev, ev + d8, i8 == col);     /* centre tap of j */
+        od = select(od, od + d8, i8 == col + 1); /* right tap of j */
+        od = select(od, od + dl, il == col + 1); /* left tap of j + 1 */
+    }
+    vstore16(shuffle2(ev, od, (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15)), 0,
+             dxr);
 }
 
 /* y (nc, oD, oH, oW) = window sum (nc, iD, iH, iW) / (kD·kH·kW) (padding counts). */

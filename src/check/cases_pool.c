@@ -75,6 +75,12 @@ static const tassl_check_case cases[] = {
          KSP(2, 2, 0), KSP(2, 2, 0)),
     POOL("max_pool2d_k3s2p1", "max_pool", max_pool_case, TASSL_DOM_SPREAD, 4, S(2, 2, 7, 7),
          KSP(3, 2, 1), KSP(3, 2, 1)),
+    /* the ResNet stem's case (the OpenCL backend's vectorised kernel): one and two runs of 8
+     * outputs per row, padding at the top, left and (odd H) bottom */
+    POOL("max_pool2d_k3s2p1_run8", "max_pool", max_pool_case, TASSL_DOM_SPREAD, 4,
+         S(2, 2, 16, 16), KSP(3, 2, 1), KSP(3, 2, 1)),
+    POOL("max_pool2d_k3s2p1_run16", "max_pool", max_pool_case, TASSL_DOM_SPREAD, 4,
+         S(1, 2, 9, 32), KSP(3, 2, 1), KSP(3, 2, 1)),
     POOL("max_pool2d_k3s1p1", "max_pool", max_pool_case, TASSL_DOM_SPREAD, 4, S(1, 2, 5, 6),
          KSP(3, 1, 1), KSP(3, 1, 1)),
     POOL("max_pool2d_nonsquare", "max_pool", max_pool_case, TASSL_DOM_SPREAD, 4, S(2, 2, 5, 8),

@@ -1,7 +1,8 @@
 /* opencl/pool.c — host side of the OpenCL pooling and up-sampling kernels (cl/pool.cl): packs the
  * geometry into the kernels' pgeom struct, sets arguments and launches one work-item per output
  * element (forward) or per input element (backward gathers); max pooling one per output row
- * (forward) or input row (backward). */
+ * (forward) or input row (backward), or in the 3×3 stride-2 case one per run of 8 outputs
+ * (forward) or 16 inputs (backward). */
 #include "clrt.h"
 #include "../kern_pool.h"
 
@@ -61,10 +62,21 @@ static tassl_status launch(tassl_device *dev, const char *name, const char *opti
     return tassl_cl_launch_1d(dev, k, n);
 }
 
+/* The case max_pool_fwd_k3s2 and max_pool_bwd_k3s2 serve (the ResNet stem): 2D, 3×3 window,
+ * stride 2 and padding 1 in H and W, an even W (= 2·oW) and oW a multiple of 8. */
+static int stem_case(const tassl_pool_geom *g) {
+    return g->in[0] == 1 && g->k[0] == 1 && g->s[0] == 1 && g->p[0] == 0 && g->k[1] == 3 &&
+           g->s[1] == 2 && g->p[1] == 1 && g->k[2] == 3 && g->s[2] == 2 && g->p[2] == 1 &&
+           g->in[2] == 2 * g->out[2] && g->out[2] % 8 == 0;
+}
+
 static tassl_status max_fwd(tassl_device *dev, const tassl_pool_geom *g, tassl_ptr x,
                             tassl_ptr y, tassl_ptr idx) {
     /* Without idx the kernel is built with POOL_IDX=0; y stands in for the unused argument. */
     tassl_ptr p[3] = {x, y, idx.buf ? idx : y};
+    if (stem_case(g))
+        return launch(dev, "max_pool_fwd_k3s2", idx.buf ? "" : "-DPOOL_IDX=0", g, -1, 3, p,
+                      g->nc * g->out[1] * (g->out[2] / 8)); // runs of 8 outputs
     /* one work-item per output row */
     return launch(dev, "max_pool_fwd", idx.buf ? "" : "-DPOOL_IDX=0", g, -1, 3, p,
                   g->nc * g->out[0] * g->out[1]);
@@ -73,6 +85,9 @@ static tassl_status max_fwd(tassl_device *dev, const tassl_pool_geom *g, tassl_p
 static tassl_status max_bwd(tassl_device *dev, const tassl_pool_geom *g, tassl_ptr dy,
                             tassl_ptr idx, tassl_ptr dx) {
     tassl_ptr p[3] = {dy, idx, dx};
+    if (stem_case(g))
+        return launch(dev, "max_pool_bwd_k3s2", "", g, -1, 3, p,
+                      g->nc * g->in[1] * (g->out[2] / 8)); // runs of 16 inputs
     return launch(dev, "max_pool_bwd", "", g, -1, 3, p, g->nc * g->in[0] * g->in[1]); // per row
 }
 
