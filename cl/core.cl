@@ -153,6 +153,39 @@ __kernel void unary_bwd(int op, __global const float *x, int xo, __global const 
         dx[dxo + i] += dy[dyo + i] * unary_df(op, x[xo + i], y[yo + i], a, b);
 }
 
+/* ReLU on CPUs: 16 elements per work-item as two float8 (pocl does not vectorise the scalar
+ * loops above across work-items); the tail of n is done element by element. Same arithmetic as
+ * unary_f / unary_df: y = x > 0 ? x : 0, dx += dy * (x > 0 ? 1 : 0). x may be the output y (the
+ * backward reads y in x's place: x > 0 iff y > 0). */
+__kernel void relu16(__global const float *x, int xo, __global float *y, int yo, int n) {
+    int i0 = get_global_id(0) * 16;
+    __global const float *xp = x + xo + i0;
+    __global float *yp = y + yo + i0;
+    if (i0 + 16 <= n) {
+        for (int h = 0; h < 2; h++) {
+            float8 v = vload8(h, xp);
+            vstore8(select((float8)(0.0f), v, v > (float8)(0.0f)), h, yp);
+        }
+    } else {
+        for (int i = 0; i < n - i0; i++) yp[i] = xp[i] > 0 ? xp[i] : 0.0f;
+    }
+}
+
+__kernel void relu16_bwd(__global const float *x, int xo, __global const float *dy, int dyo,
+                         __global float *dx, int dxo, int n) {
+    int i0 = get_global_id(0) * 16;
+    __global const float *xp = x + xo + i0, *gp = dy + dyo + i0;
+    __global float *dp = dx + dxo + i0;
+    if (i0 + 16 <= n) {
+        for (int h = 0; h < 2; h++) {
+            float8 m = select((float8)(0.0f), (float8)(1.0f), vload8(h, xp) > (float8)(0.0f));
+            vstore8(vload8(h, dp) + vload8(h, gp) * m, h, dp);
+        }
+    } else {
+        for (int i = 0; i < n - i0; i++) dp[i] += gp[i] * (xp[i] > 0 ? 1.0f : 0.0f);
+    }
+}
+
 __kernel void binary(int op, __global const float *a, tview av, __global const float *b, tview bv,
                      __global float *c, int co, int n) {
     int i = get_global_id(0);

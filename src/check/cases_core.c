@@ -104,6 +104,8 @@ static tassl_tensor *f_dropout(tassl_tensor **x, const tassl_check_case *c) {
 
 static const tassl_check_case cases[] = {
     {CASE("relu", f_relu), IN1(4), .shape = {{2, 3, 4, 5}}},
+    /* 111 elements: six 16-element float8 chunks of the CPU kernel and a tail of 15 */
+    {CASE("relu_tail", f_relu), IN1(2), .shape = {{3, 37}}},
     {CASE("leaky_relu", f_leaky), IN1(2), .shape = {{7, 9}}, .fparam = {0.1f}},
     {CASE("gelu", f_gelu), IN1(3), .shape = {{3, 4, 5}}},
     {CASE("sigmoid", f_sigmoid), IN1(2), .shape = {{6, 7}}},

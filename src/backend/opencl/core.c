@@ -100,8 +100,23 @@ static int64_t elem_chunk(const tassl_device *dev) {
     return dev->info.type == TASSL_DEVICE_CPU ? 16 : 1;
 }
 
+/* ReLU on CPUs: the float8 kernels (cl/core.cl relu16, relu16_bwd) */
+static bool relu16(const tassl_device *dev, tassl_unary_op op) {
+    return op == TASSL_UNARY_RELU && dev->info.type == TASSL_DEVICE_CPU;
+}
+
 static tassl_status cl_unary(tassl_device *dev, tassl_unary_op op, tassl_ptr x, tassl_ptr y,
                              int64_t n, float fa, float fb) {
+    if (relu16(dev, op)) {
+        cl_kernel k = K(dev, "relu16");
+        if (!k) return TASSL_ERR_DEVICE;
+        tassl_cl_args a = tassl_cl_args_begin(k);
+        tassl_cl_arg_ptr(&a, x);
+        tassl_cl_arg_ptr(&a, y);
+        tassl_cl_arg_int(&a, n);
+        tassl_status s = finish_args(&a, "relu16: set args");
+        return s ? s : tassl_cl_launch_1d(dev, k, (n + 15) / 16);
+    }
     cl_kernel k = K(dev, "unary");
     if (!k) return TASSL_ERR_DEVICE;
     tassl_cl_args a = tassl_cl_args_begin(k);
@@ -119,6 +134,17 @@ static tassl_status cl_unary(tassl_device *dev, tassl_unary_op op, tassl_ptr x, 
 
 static tassl_status cl_unary_bwd(tassl_device *dev, tassl_unary_op op, tassl_ptr x, tassl_ptr y,
                                  tassl_ptr dy, tassl_ptr dx, int64_t n, float fa, float fb) {
+    if (relu16(dev, op)) {
+        cl_kernel k = K(dev, "relu16_bwd");
+        if (!k) return TASSL_ERR_DEVICE;
+        tassl_cl_args a = tassl_cl_args_begin(k);
+        tassl_cl_arg_ptr(&a, x);
+        tassl_cl_arg_ptr(&a, dy);
+        tassl_cl_arg_ptr(&a, dx);
+        tassl_cl_arg_int(&a, n);
+        tassl_status s = finish_args(&a, "relu16_bwd: set args");
+        return s ? s : tassl_cl_launch_1d(dev, k, (n + 15) / 16);
+    }
     cl_kernel k = K(dev, "unary_bwd");
     if (!k) return TASSL_ERR_DEVICE;
     tassl_cl_args a = tassl_cl_args_begin(k);
