@@ -219,6 +219,25 @@ __kernel void binary_flat(int op, __global const float *a, int ao, __global cons
     c[co + i] = r;
 }
 
+/* The gradients d·∂(x op y)/∂x and d·∂(x op y)/∂y of binary_bwd and binary_bwd_flat (max/min:
+ * a tie splits d in halves). */
+static void binary_grads(int op, float x, float y, float d, float *da, float *db) {
+    switch (op) {
+    case B_ADD: *da = d; *db = d; break;
+    case B_SUB: *da = d; *db = -d; break;
+    case B_MUL: *da = d * y; *db = d * x; break;
+    case B_DIV: *da = d / y; *db = -d * x / (y * y); break;
+    case B_MAX:
+        *da = x > y ? d : (x == y ? 0.5f * d : 0.0f);
+        *db = y > x ? d : (x == y ? 0.5f * d : 0.0f);
+        break;
+    default:
+        *da = x < y ? d : (x == y ? 0.5f * d : 0.0f);
+        *db = y < x ? d : (x == y ? 0.5f * d : 0.0f);
+        break;
+    }
+}
+
 /* want: bit 0 = write ga, bit 1 = write gb */
 __kernel void binary_bwd(int op, __global const float *a, tview av, __global const float *b,
                          tview bv, __global const float *dy, int dyo, __global float *ga, int gao,
@@ -226,20 +245,7 @@ __kernel void binary_bwd(int op, __global const float *a, tview av, __global con
     int i = get_global_id(0);
     if (i >= n) return;
     float x = a[tview_at(av, i)], y = b[tview_at(bv, i)], d = dy[dyo + i], da, db;
-    switch (op) {
-    case B_ADD: da = d; db = d; break;
-    case B_SUB: da = d; db = -d; break;
-    case B_MUL: da = d * y; db = d * x; break;
-    case B_DIV: da = d / y; db = -d * x / (y * y); break;
-    case B_MAX:
-        da = x > y ? d : (x == y ? 0.5f * d : 0.0f);
-        db = y > x ? d : (x == y ? 0.5f * d : 0.0f);
-        break;
-    default:
-        da = x < y ? d : (x == y ? 0.5f * d : 0.0f);
-        db = y < x ? d : (x == y ? 0.5f * d : 0.0f);
-        break;
-    }
+    binary_grads(op, x, y, d, &da, &db);
     if (want & 1) ga[gao + i] = da;
     if (want & 2) gb[gbo + i] = db;
 }
@@ -251,20 +257,7 @@ __kernel void binary_bwd_flat(int op, __global const float *a, int ao, __global 
     int i = get_global_id(0);
     if (i >= n) return;
     float x = a[ao + i], y = b[bo + i], d = dy[dyo + i], da, db;
-    switch (op) {
-    case B_ADD: da = d; db = d; break;
-    case B_SUB: da = d; db = -d; break;
-    case B_MUL: da = d * y; db = d * x; break;
-    case B_DIV: da = d / y; db = -d * x / (y * y); break;
-    case B_MAX:
-        da = x > y ? d : (x == y ? 0.5f * d : 0.0f);
-        db = y > x ? d : (x == y ? 0.5f * d : 0.0f);
-        break;
-    default:
-        da = x < y ? d : (x == y ? 0.5f * d : 0.0f);
-        db = y < x ? d : (x == y ? 0.5f * d : 0.0f);
-        break;
-    }
+    binary_grads(op, x, y, d, &da, &db);
     if (want & 1) ga[gao + i] = da;
     if (want & 2) gb[gbo + i] = db;
 }
