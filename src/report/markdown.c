@@ -103,6 +103,17 @@ static void resources_table(FILE *out, const rp_suite *s) {
     }
 }
 
+typedef struct md_tables {
+    FILE *out;
+    const rp_suite *s;
+} md_tables;
+
+static tassl_status md_metric_table(const char *m, void *user) {
+    md_tables *t = user;
+    metric_table(t->out, t->s, m);
+    return TASSL_OK;
+}
+
 tassl_status tassl_report_markdown(const char *dir, const tassl_report_opts *opts, FILE *out) {
     tassl_report_opts o = opts ? *opts : tassl_report_opts_default();
     char *rj = rp_join(dir, "results.json");
@@ -130,27 +141,8 @@ tassl_status tassl_report_markdown(const char *dir, const tassl_report_opts *opt
         rp_suite_free(&s);
         return TASSL_OK;
     }
-    bool all = !strcmp(ms, "all");
-    for (int i = 0; all && i < s.ntable; i++) { /* every metric once, per-class ones left out */
-        bool seen = strchr(s.table[i].metric, '/') != NULL;
-        for (int j = 0; j < i && !seen; j++) seen = !strcmp(s.table[j].metric, s.table[i].metric);
-        if (!seen) metric_table(out, &s, s.table[i].metric);
-    }
-    for (const char *p = ms; !all && *p && st == TASSL_OK;) {
-        size_t k = strcspn(p, ",");
-        char m[48];
-        snprintf(m, sizeof m, "%.*s", (int)(k < 47 ? k : 47), p);
-        if (m[0]) {
-            bool known = false;
-            for (int i = 0; i < s.ntable && !known; i++) known = !strcmp(s.table[i].metric, m);
-            if (!known)
-                st = tassl_error(TASSL_ERR_ARG, "%s/results.json: no cells of the metric '%s' (it has e.g. '%s')",
-                                 dir, m, s.ntable ? s.table[0].metric : s.primary);
-            else
-                metric_table(out, &s, m);
-        }
-        p += k + (p[k] == ',');
-    }
+    md_tables t = {.out = out, .s = &s};
+    st = rp_each_metric(&s, dir, ms, true, md_metric_table, &t);
     if (st == TASSL_OK) resources_table(out, &s);
     rp_suite_free(&s);
     if (st == TASSL_OK && ferror(out)) st = tassl_error(TASSL_ERR_IO, "report: writing the Markdown summary failed");

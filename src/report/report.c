@@ -61,6 +61,19 @@ static json_t *find_run(const rp_suite *s, const char *init, const rp_budget *bu
     return best;
 }
 
+/* rp_each_metric's callback: the label-efficiency and difference figures of one metric */
+typedef struct suite_figs {
+    const char *dir;
+    const rp_suite *s;
+    rp_figlist *figs;
+} suite_figs;
+
+static tassl_status suite_metric_figs(const char *m, void *user) {
+    suite_figs *f = user;
+    tassl_status st = rp_fig_label_efficiency(f->dir, f->s, m, f->figs);
+    return st == TASSL_OK ? rp_fig_diff_scratch(f->dir, f->s, m, f->figs) : st;
+}
+
 static tassl_status suite_page(const char *dir, const tassl_report_opts *o, rp_buf *b,
                                rp_figlist *figs) {
     rp_suite s;
@@ -155,39 +168,9 @@ static tassl_status suite_page(const char *dir, const tassl_report_opts *o, rp_b
         if (pass == 1 && nper) rp_buf_add(b, "</details>\n");
     }
     /* figures: label efficiency and differences for the chosen metrics */
-    const char *ms = o->metrics && *o->metrics ? o->metrics : s.primary;
-    bool all = !strcmp(ms, "all");
-    if (all) {
-        for (int i = 0; i < s.ncells && st == TASSL_OK; i++) {
-            bool seen = false;
-            for (int j = 0; j < i && !seen; j++)
-                seen = !strcmp(s.cells[j].metric, s.cells[i].metric);
-            if (seen) continue;
-            st = rp_fig_label_efficiency(dir, &s, s.cells[i].metric, figs);
-            if (st == TASSL_OK) st = rp_fig_diff_scratch(dir, &s, s.cells[i].metric, figs);
-        }
-    } else {
-        const char *p = ms;
-        while (*p && st == TASSL_OK) {
-            size_t k = strcspn(p, ",");
-            char m[48];
-            snprintf(m, sizeof m, "%.*s", (int)(k < 47 ? k : 47), p);
-            if (m[0]) {
-                bool known = false;
-                for (int i = 0; i < s.ncells && !known; i++)
-                    known = !strcmp(s.cells[i].metric, m);
-                if (!known) {
-                    st = tassl_error(TASSL_ERR_ARG,
-                                     "%s/results.json: no cells of the metric '%s' (it has "
-                                     "e.g. '%s')",
-                                     dir, m, s.ncells ? s.cells[0].metric : s.primary);
-                    break;
-                }
-                st = rp_fig_label_efficiency(dir, &s, m, figs);
-                if (st == TASSL_OK) st = rp_fig_diff_scratch(dir, &s, m, figs);
-            }
-            p += k + (p[k] == ',');
-        }
+    if (st == TASSL_OK) {
+        suite_figs sf = {.dir = dir, .s = &s, .figs = figs};
+        st = rp_each_metric(&s, dir, o->metrics, false, suite_metric_figs, &sf);
     }
     /* training curves at the smallest and largest budgets (max_curves of them, evenly spread
      * over the budgets, which are sorted: fractions ascending, then k-shot ascending) */

@@ -258,6 +258,14 @@ bool rp_budget_match(const rp_budget *b, double fraction, int shots);
 /* The cell of (init, budget, metric) in cells[0..n) or NULL. */
 const rp_cell *rp_cell_find(const rp_cell *cells, int n, const char *init, const rp_budget *b,
                             const char *metric);
+/* Walk the metrics a `--metrics` list names: NULL or "" → the primary; "all" → every metric of
+ * the suite's cells once, in order of first appearance (per-class "name/c" ones left out when
+ * skip_per_class); else the comma-separated names, each of which must have cells (TASSL_ERR_ARG
+ * naming it and DIR/results.json otherwise). Calls fn(metric, user) for each; stops at the first
+ * error and returns it. */
+tassl_status rp_each_metric(const rp_suite *s, const char *dir, const char *list,
+                            bool skip_per_class,
+                            tassl_status (*fn)(const char *metric, void *user), void *user);
 /* "5 %" for 0.05 */
 void rp_frac_label(char *out, size_t n, double f);
 

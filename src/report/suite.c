@@ -40,6 +40,34 @@ const rp_cell *rp_cell_find(const rp_cell *c, int n, const char *init, const rp_
     return NULL;
 }
 
+tassl_status rp_each_metric(const rp_suite *s, const char *dir, const char *list,
+                            bool skip_per_class,
+                            tassl_status (*fn)(const char *metric, void *user), void *user) {
+    const char *ms = list && *list ? list : s->primary;
+    tassl_status st = TASSL_OK;
+    if (!ms || !*ms) return TASSL_OK;
+    if (!strcmp(ms, "all")) {
+        for (int i = 0; i < s->ncells && st == TASSL_OK; i++) {
+            bool seen = skip_per_class && strchr(s->cells[i].metric, '/') != NULL;
+            for (int j = 0; j < i && !seen; j++) seen = !strcmp(s->cells[j].metric, s->cells[i].metric);
+            if (!seen) st = fn(s->cells[i].metric, user);
+        }
+        return st;
+    }
+    for (const char *p = ms; *p && st == TASSL_OK; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        size_t k = strcspn(p, ",");
+        char m[48];
+        snprintf(m, sizeof m, "%.*s", (int)(k < 47 ? k : 47), p);
+        if (!m[0]) continue;
+        bool known = false;
+        for (int i = 0; i < s->ncells && !known; i++) known = !strcmp(s->cells[i].metric, m);
+        st = known ? fn(m, user)
+                   : tassl_error(TASSL_ERR_ARG, "%s/results.json: no cells of the metric '%s' (it has e.g. '%s')",
+                                 dir, m, s->ncells ? s->cells[0].metric : s->primary);
+    }
+    return st;
+}
+
 static tassl_status need(const char *path, const char *what, const char *expected) {
     return tassl_error(TASSL_ERR_FORMAT, "%s: %s (expected %s; format in docs/PROTOCOL.md)", path,
                        what, expected);
