@@ -170,6 +170,8 @@ static void no_test_voxel_in_training(void **state) {
     check_manifest("colin27/cls_lobe_2d.csv", TASSL_SPLIT_TRAIN, 2, lay3, "vx", 0);
     check_manifest("colin27/det_subcortical.csv", TASSL_SPLIT_TRAIN, 2, layd, "vx", 0);
     check_manifest("colin27/det_subcortical.csv", TASSL_SPLIT_TEST, 2, layd, "tv", 0);
+    check_manifest("colin27/det_subcortical_roi.csv", TASSL_SPLIT_TRAIN, 2, layd, "vx", 0);
+    check_manifest("colin27/det_subcortical_roi.csv", TASSL_SPLIT_VAL, 2, layd, "tx", 0);
     /* the pool's Colin27 volumes avoid validation and test rows of every layout */
     char p[512];
     snprintf(p, sizeof p, "%s/pool/volumes_mri.csv", dir);
@@ -267,6 +269,36 @@ static void labels_are_derived(void **state) {
             assert_true(x->lo[1] >= 0 && x->hi[1] <= 217 && x->lo[2] >= 0 && x->hi[2] <= 181);
         }
     for (int k = 0; k < 6; k++) assert_true(seen[k] > 0);
+    /* the region-of-interest slices: the same rows, cut from the same slice (the file's affine
+     * places it inside the full slice, voxel for voxel), the same boxes moved by that offset */
+    snprintf(p, sizeof p, "%s/colin27/det_subcortical_roi.csv", dir);
+    tassl_manifest r;
+    assert_int_equal(tassl_manifest_read(&r, p, NULL), TASSL_OK);
+    assert_int_equal(r.n, m.n);
+    for (int i = 0; i < m.n; i++) {
+        tassl_image full, roi;
+        assert_int_equal(tassl_image_read(m.rec[i].image, NULL, &full, NULL), TASSL_OK);
+        assert_int_equal(tassl_image_read(r.rec[i].image, NULL, &roi, NULL), TASSL_OK);
+        assert_string_equal(r.rec[i].subject, m.rec[i].subject);
+        assert_int_equal(r.rec[i].split, m.rec[i].split);
+        assert_true(roi.h <= full.h && roi.w <= full.w && roi.h % 32 == 0 && roi.w % 32 == 0);
+        /* voxel offsets of the ROI in the full slice, from the affines (axis-aligned grid) */
+        int64_t oy = llround((roi.affine[1][3] - full.affine[1][3]) / full.affine[1][1]);
+        int64_t ox = llround((roi.affine[0][3] - full.affine[0][3]) / full.affine[0][0]);
+        assert_true(oy >= 0 && ox >= 0 && oy + roi.h <= full.h && ox + roi.w <= full.w);
+        for (int64_t y = 0; y < roi.h; y += 7)
+            for (int64_t x = 0; x < roi.w; x += 5)
+                assert_true(roi.data[y * roi.w + x] == full.data[(y + oy) * full.w + x + ox]);
+        assert_int_equal(r.rec[i].nboxes, m.rec[i].nboxes); /* nothing clipped away on Colin27 */
+        for (int b = 0; b < r.rec[i].nboxes; b++) {
+            const tassl_box *a = &m.rec[i].boxes[b], *c = &r.rec[i].boxes[b];
+            assert_int_equal(c->label, a->label);
+            assert_true(c->lo[1] == a->lo[1] - (float)oy && c->hi[1] == a->hi[1] - (float)oy);
+            assert_true(c->lo[2] == a->lo[2] - (float)ox && c->hi[2] == a->hi[2] - (float)ox);
+        }
+        tassl_image_free(&full), tassl_image_free(&roi);
+    }
+    tassl_manifest_free(&r);
     tassl_manifest_free(&m);
 }
 
@@ -282,7 +314,8 @@ static void fractions_choose_subsets(void **state) {
         const char *name;
         int subjects; /* training subjects N (-1: one per training record) */
     } man[] = {{"cls_lobe.csv", 8 * PER_CLASS}, {"cls_lobe_2d.csv", 8 * PER_CLASS}, {"seg_brain_2d.csv", rows}, {"seg_lobes_2d.csv", rows},
-               {"seg_brain.csv", 6}, {"seg_lobes.csv", 6}, {"det_subcortical.csv", -1}};
+               {"seg_brain.csv", 6}, {"seg_lobes.csv", 6}, {"det_subcortical.csv", -1},
+               {"det_subcortical_roi.csv", -1}};
     const double f[3] = {0.05, 0.25, 1.0};
     for (size_t k = 0; k < sizeof man / sizeof man[0]; k++) {
         char p[512];

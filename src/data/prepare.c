@@ -23,7 +23,7 @@ tassl_prepare_opts tassl_prepare_opts_default(void) {
     o.stent = "/usr/lib/python3/dist-packages/imageio/resources/images/stent.npz";
     o.patch = 24;
     o.cls_per_class = 40;
-    o.det_gap = 4;
+    o.det_gap = 2;
     o.pool = o.colin = 1;
     return o;
 }

@@ -50,6 +50,56 @@ static const int det_aal[6][2] = {{37, 38}, {41, 42}, {71, 72}, {73, 74}, {75, 7
 static const char *det_names[6] = {"hippocampus", "amygdala", "caudate", "putamen", "pallidum",
                                    "thalamus"};
 
+/* The boxes of the six structures on axial slice z (L and R each a box of the structure's
+ * class; a structure needs >= 10 voxels on the slice — slivers are not objects). */
+static int det_boxes(const tassl_image *aal, int64_t z, tassl_box boxes[12]) {
+    int nb = 0;
+    const float *sl = aal->data + z * aal->h * aal->w;
+    for (int k = 0; k < 6; k++)
+        for (int side = 0; side < 2; side++) {
+            int64_t y0 = INT64_MAX, y1 = -1, x0 = INT64_MAX, x1 = -1, cnt = 0;
+            for (int64_t y = 0; y < aal->h; y++)
+                for (int64_t x = 0; x < aal->w; x++)
+                    if (sl[y * aal->w + x] == (float)det_aal[k][side]) {
+                        cnt++;
+                        if (y < y0) y0 = y;
+                        if (y > y1) y1 = y;
+                        if (x < x0) x0 = x;
+                        if (x > x1) x1 = x;
+                    }
+            if (cnt < 10) continue;
+            tassl_box b = {{0, (float)y0, (float)x0}, {1, (float)(y1 + 1), (float)(x1 + 1)}, k};
+            boxes[nb++] = b;
+        }
+    return nb;
+}
+
+/* The detection region of interest: the hull of the training slices' boxes widened by a margin
+ * of 16 voxels, each side rounded up to a multiple of 32 (the encoder's stride) and kept inside
+ * the slice. Only training rows decide it; val/test boxes that reach past it are clipped. */
+static void det_roi(const tassl_image *t1, const int *layd, const tassl_box (*dbox)[12],
+                    const int *dnb, int64_t org[3], int64_t size[3]) {
+    float lo[3] = {0, 1e30f, 1e30f}, hi[3] = {1, -1, -1};
+    for (int64_t z = 0; z < t1->d; z++)
+        if (layd[z] == TASSL_SPLIT_TRAIN)
+            for (int b = 0; b < dnb[z]; b++)
+                for (int k = 1; k < 3; k++) {
+                    if (dbox[z][b].lo[k] < lo[k]) lo[k] = dbox[z][b].lo[k];
+                    if (dbox[z][b].hi[k] > hi[k]) hi[k] = dbox[z][b].hi[k];
+                }
+    int64_t ext[3] = {1, t1->h, t1->w};
+    org[0] = 0, size[0] = 1;
+    for (int k = 1; k < 3; k++) {
+        if (hi[k] < 0) lo[k] = 0, hi[k] = (float)ext[k]; /* no training box: the whole slice */
+        int64_t a = (int64_t)lo[k] - 16, b = (int64_t)ceilf(hi[k]) + 16, n = (b - a + 31) / 32 * 32;
+        if (n > ext[k]) n = ext[k];
+        a -= (n - (b - a)) / 2;
+        if (a < 0) a = 0;
+        if (a + n > ext[k]) a = ext[k] - n;
+        org[k] = a, size[k] = n;
+    }
+}
+
 tassl_status prepare_write_u8(const char *path, const tassl_image *img) {
     /* ch2 is 8-bit and the label maps hold at most 9 classes: uint8 is exact */
     return tassl_nifti_write(path, img, TASSL_NIFTI_UINT8, 1);
@@ -157,7 +207,11 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
                 d1 = i / plane;
             }
     }
-    int g = o->det_gap, cyc = 12 + 4 + 4 + 3 * g;
+    /* detection blocks along z: DT train, g gap, DV val, g gap, DV test, g gap rows. Short blocks
+     * so every split samples the whole z range of the structures (their sizes change fast with z:
+     * with blocks of 12/4/4 the validation hippocampus was larger than on any training slice) */
+    enum { DT = 6, DV = 2 };
+    int g = o->det_gap, cyc = DT + 2 * DV + 3 * g;
     for (int64_t z = 0; z < D; z++) {
         lay3[z] = layd[z] = SLAB_OUT;
         if (z >= z0 && z <= z1) {
@@ -167,11 +221,12 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
         }
         if (d0 >= 0 && z >= d0 && z <= d1) {
             int c = (int)((z - d0) % cyc);
-            layd[z] = c < 12 ? TASSL_SPLIT_TRAIN
-                             : c < 12 + g ? SLAB_GAP
-                                          : c < 16 + g ? TASSL_SPLIT_VAL
-                                                       : c < 16 + 2 * g ? SLAB_GAP
-                                                                        : c < 20 + 2 * g ? TASSL_SPLIT_TEST : SLAB_GAP;
+            layd[z] = c < DT ? TASSL_SPLIT_TRAIN
+                             : c < DT + g ? SLAB_GAP
+                                          : c < DT + DV + g ? TASSL_SPLIT_VAL
+                                                            : c < DT + DV + 2 * g ? SLAB_GAP
+                                                                                  : c < DT + 2 * DV + 2 * g ? TASSL_SPLIT_TEST
+                                                                                                            : SLAB_GAP;
         }
         z_ok[z] = (lay3[z] == TASSL_SPLIT_TRAIN || lay3[z] == SLAB_OUT) &&
                   (layd[z] == TASSL_SPLIT_TRAIN || layd[z] == SLAB_OUT);
@@ -179,8 +234,8 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
     *nz = D;
     if (!o->colin) goto layout_only;
     data_fmt(base, sizeof base, "%s/colin27", o->dir);
-    const char *subs[] = {"seg", "seg2d", "cls_lobe", "cls_lobe2d", "det"};
-    for (int k = 0; k < 5 && st == TASSL_OK; k++) {
+    const char *subs[] = {"seg", "seg2d", "cls_lobe", "cls_lobe2d", "det", "det_roi"};
+    for (int k = 0; k < 6 && st == TASSL_OK; k++) {
         data_fmt(p, sizeof p, "%s/%s", base, subs[k]);
         st = data_mkdirs(p);
     }
@@ -196,8 +251,10 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
             if (fclose(f) != 0) st = tassl_error(TASSL_ERR_IO, "%s: write failed", p);
         }
     }
-    tassl_manifest mc, mc2, md; /* cls_lobe.csv, cls_lobe_2d.csv, det_subcortical.csv */
+    /* cls_lobe.csv, cls_lobe_2d.csv, det_subcortical.csv, det_subcortical_roi.csv */
+    tassl_manifest mc, mc2, md, mdr;
     memset(&mc, 0, sizeof mc), memset(&mc2, 0, sizeof mc2), memset(&md, 0, sizeof md);
+    memset(&mdr, 0, sizeof mdr);
     /* segmentation: 3D blocks and 2D slices of the training slab, val/test slab volumes */
     if (st == TASSL_OK) st = prepare_colin_seg(o, base, &t1, &brain, &lobes, (const int64_t(*)[2])s3);
     /* lobe patches: centre voxel's lobe, patch inside the slab */
@@ -257,30 +314,17 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
     PREP_LOG(o, "colin27: lobe patches %d train, %d val, %d test (per lobe up to %d / %d)\n", tot[0],
              tot[1], tot[2], o->cls_per_class, (o->cls_per_class + 3) / 4);
     /* detection: axial slices with boxes of the six structures (L and R boxes, one class) */
-    int ndet[3] = {0};
+    tassl_box(*dbox)[12] = calloc((size_t)D, sizeof *dbox);
+    int *dnb = calloc((size_t)D, sizeof *dnb);
+    if ((!dbox || !dnb) && st == TASSL_OK) st = tassl_error(TASSL_ERR_NOMEM, "out of memory");
+    for (int64_t z = 0; z < D && st == TASSL_OK; z++)
+        if (layd[z] >= 0) dnb[z] = det_boxes(&aal, z, dbox[z]);
+    int64_t roi_org[3], roi_size[3];
+    if (st == TASSL_OK) det_roi(&t1, layd, (const tassl_box(*)[12])dbox, dnb, roi_org, roi_size);
+    int ndet[3] = {0}, nclip = 0;
     for (int64_t z = 0; z < D && st == TASSL_OK; z++) {
-        int s = layd[z];
-        if (s < 0) continue;
-        tassl_box boxes[12];
-        int nb = 0;
-        for (int k = 0; k < 6; k++)
-            for (int side = 0; side < 2; side++) {
-                int64_t y0 = INT64_MAX, y1 = -1, x0 = INT64_MAX, x1 = -1, cnt = 0;
-                const float *sl = aal.data + z * plane;
-                for (int64_t y = 0; y < t1.h; y++)
-                    for (int64_t x = 0; x < t1.w; x++)
-                        if (sl[y * t1.w + x] == (float)det_aal[k][side]) {
-                            cnt++;
-                            if (y < y0) y0 = y;
-                            if (y > y1) y1 = y;
-                            if (x < x0) x0 = x;
-                            if (x > x1) x1 = x;
-                        }
-                if (cnt < 10) continue; /* slivers are not objects */
-                tassl_box b = {{0, (float)y0, (float)x0}, {1, (float)(y1 + 1), (float)(x1 + 1)}, k};
-                boxes[nb++] = b;
-            }
-        if (nb == 0) continue;
+        int s = layd[z], nb = dnb[z];
+        if (s < 0 || nb == 0) continue;
         tassl_image a;
         st = prepare_crop_z(&t1, z, z + 1, &a);
         if (st != TASSL_OK) break;
@@ -295,11 +339,36 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
         else
             snprintf(subj, sizeof subj, "colin27-detblock%lld-%s", (long long)((z - d0) / cyc),
                      tassl_split_name((tassl_split)s));
-        if (st == TASSL_OK) st = prepare_add_row(&md, p, NULL, -1, boxes, nb, subj, s);
+        if (st == TASSL_OK) st = prepare_add_row(&md, p, NULL, -1, dbox[z], nb, subj, s);
+        /* the same slice cut to the region of interest, boxes moved into it (clipped to it) */
+        int64_t org[3] = {z, roi_org[1], roi_org[2]};
+        if (st == TASSL_OK) st = prepare_crop(&t1, org, roi_size, &a);
+        if (st != TASSL_OK) break;
+        data_fmt(p, sizeof p, "%s/det_roi/%s_z%03lld.nii.gz", base, tassl_split_name((tassl_split)s), (long long)z);
+        st = prepare_write_u8(p, &a);
+        tassl_image_free(&a);
+        tassl_box rb[12];
+        int nr = 0;
+        for (int b = 0; b < nb; b++) {
+            tassl_box x = dbox[z][b];
+            int in = 1;
+            for (int k = 1; k < 3; k++) {
+                float lo = x.lo[k] - (float)roi_org[k], hi = x.hi[k] - (float)roi_org[k];
+                if (lo < 0 || hi > (float)roi_size[k]) nclip++;
+                x.lo[k] = lo < 0 ? 0 : lo;
+                x.hi[k] = hi > (float)roi_size[k] ? (float)roi_size[k] : hi;
+                in &= x.hi[k] > x.lo[k];
+            }
+            if (in) rb[nr++] = x;
+        }
+        if (st == TASSL_OK) st = prepare_add_row(&mdr, p, NULL, -1, rb, nr, subj, s);
         ndet[s]++;
     }
-    PREP_LOG(o, "colin27: detection slices %d train, %d val, %d test (%s, ...)\n", ndet[0], ndet[1],
-             ndet[2], det_names[0]);
+    free(dbox);
+    free(dnb);
+    PREP_LOG(o, "colin27: detection slices %d train, %d val, %d test (%s, ...); region of interest "
+             "%lld x %lld at (%lld, %lld), %d box edges clipped\n", ndet[0], ndet[1], ndet[2], det_names[0],
+             (long long)roi_size[1], (long long)roi_size[2], (long long)roi_org[1], (long long)roi_org[2], nclip);
     if (st == TASSL_OK) {
         data_fmt(q, sizeof q, "%s/cls_lobe.csv", base);
         st = tassl_manifest_write(&mc, q);
@@ -312,7 +381,11 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
         data_fmt(q, sizeof q, "%s/det_subcortical.csv", base);
         st = tassl_manifest_write(&md, q);
     }
-    tassl_manifest_free(&mc), tassl_manifest_free(&mc2), tassl_manifest_free(&md);
+    if (st == TASSL_OK) {
+        data_fmt(q, sizeof q, "%s/det_subcortical_roi.csv", base);
+        st = tassl_manifest_write(&mdr, q);
+    }
+    tassl_manifest_free(&mc), tassl_manifest_free(&mc2), tassl_manifest_free(&md), tassl_manifest_free(&mdr);
 layout_only:
     free(lay3);
     free(layd);
