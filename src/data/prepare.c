@@ -201,7 +201,7 @@ static tassl_status prepare_in(const tassl_prepare_opts *o) {
         data_fmt(p, sizeof p, "%s/%s", po.dir, subs[k]);
         st = data_mkdirs(p);
     }
-    /* Colin27: runs of training rows of at least 8 slices */
+    /* Colin27: runs of training rows of at least 6 slices (the detection layout's training blocks) */
     if (st == TASSL_OK) {
         char p[PATH_MAX];
         data_fmt(p, sizeof p, "%s/ch2.nii.gz", o->mricron_dir);
@@ -214,7 +214,7 @@ static tassl_status prepare_in(const tassl_prepare_opts *o) {
             }
             int64_t e = z;
             while (e < nz && z_ok[e]) e++;
-            if (e - z >= 8) {
+            if (e - z >= 6) {
                 tassl_image run;
                 st = prepare_crop_z(&t1, z, e, &run);
                 char name[64];
