@@ -24,7 +24,7 @@
 static char dir[256];
 static int have_data;
 enum { PER_CLASS = 20 }; /* lobe patches per class in training (val/test: 5) */
-static char lay3[4096], layd[4096]; /* 't' train, 'v' val, 'x' test, '-' gap/out */
+static char lay3[4096], layd[4096], layi[4096]; /* 't' train, 'v' val, 'x' test, '-' gap/out */
 
 static int setup(void **state) {
     (void)state;
@@ -59,10 +59,13 @@ static int setup(void **state) {
     memset(lay3, '-', sizeof lay3), memset(layd, '-', sizeof layd);
     while (fgets(line, sizeof line, f)) {
         int z;
-        char a[16], b[16];
-        if (sscanf(line, "%d,%15[^,],%15s", &z, a, b) != 3 || z < 0 || z >= 4096) continue;
+        char a[16], b[16], c[16];
+        if (sscanf(line, "%d,%15[^,],%15[^,],%15s", &z, a, b, c) != 4 || z < 0 || z >= 4096) continue;
         lay3[z] = !strcmp(a, "train") ? 't' : !strcmp(a, "val") ? 'v' : !strcmp(a, "test") ? 'x' : '-';
         layd[z] = !strcmp(b, "train") ? 't' : !strcmp(b, "val") ? 'v' : !strcmp(b, "test") ? 'x' : '-';
+        layi[z] = !strcmp(c, "train") ? 't' : !strcmp(c, "val") ? 'v' : !strcmp(c, "test") ? 'x' : '-';
+        /* detection is the interleaved layout over the structures' rows */
+        if (layd[z] != '-' && layd[z] != layi[z]) fail_msg("layout.csv: row %d: detection %s, interleaved %s", z, b, c);
     }
     fclose(f);
     return 0;
@@ -172,6 +175,9 @@ static void no_test_voxel_in_training(void **state) {
     check_manifest("colin27/det_subcortical.csv", TASSL_SPLIT_TEST, 2, layd, "tv", 0);
     check_manifest("colin27/det_subcortical_roi.csv", TASSL_SPLIT_TRAIN, 2, layd, "vx", 0);
     check_manifest("colin27/det_subcortical_roi.csv", TASSL_SPLIT_VAL, 2, layd, "tx", 0);
+    check_manifest("colin27/seg_brain_2d_il.csv", TASSL_SPLIT_TRAIN, 2, layi, "vx", 64);
+    check_manifest("colin27/seg_lobes_2d_il.csv", TASSL_SPLIT_VAL, 2, layi, "tx", 64);
+    check_manifest("colin27/seg_lobes_2d_il.csv", TASSL_SPLIT_TEST, 2, layi, "tv", 64);
     /* the pool's Colin27 volumes avoid validation and test rows of every layout */
     char p[512];
     snprintf(p, sizeof p, "%s/pool/volumes_mri.csv", dir);
@@ -186,7 +192,7 @@ static void no_test_voxel_in_training(void **state) {
         tassl_provenance pv = {0, -1, {0, 0, 0}, {img.d, img.h, img.w}};
         int64_t lo, hi;
         sample_rows(&img, &pv, &lo, &hi);
-        for (int64_t z = lo; z <= hi; z++) assert_true(!strchr("vx", lay3[z]) && !strchr("vx", layd[z]));
+        for (int64_t z = lo; z <= hi; z++) assert_true(!strchr("vx", lay3[z]) && !strchr("vx", layi[z]));
         tassl_image_free(&img);
     }
     assert_true(colin > 0);
@@ -315,7 +321,7 @@ static void fractions_choose_subsets(void **state) {
         int subjects; /* training subjects N (-1: one per training record) */
     } man[] = {{"cls_lobe.csv", 8 * PER_CLASS}, {"cls_lobe_2d.csv", 8 * PER_CLASS}, {"seg_brain_2d.csv", rows}, {"seg_lobes_2d.csv", rows},
                {"seg_brain.csv", 6}, {"seg_lobes.csv", 6}, {"det_subcortical.csv", -1},
-               {"det_subcortical_roi.csv", -1}};
+               {"det_subcortical_roi.csv", -1}, {"seg_lobes_2d_il.csv", -1}};
     const double f[3] = {0.05, 0.25, 1.0};
     for (size_t k = 0; k < sizeof man / sizeof man[0]; k++) {
         char p[512];

@@ -201,7 +201,7 @@ static tassl_status prepare_in(const tassl_prepare_opts *o) {
         data_fmt(p, sizeof p, "%s/%s", po.dir, subs[k]);
         st = data_mkdirs(p);
     }
-    /* Colin27: runs of training rows of at least 6 slices (the detection layout's training blocks) */
+    /* Colin27: runs of training rows of at least 6 slices (the interleaved layout's training blocks) */
     if (st == TASSL_OK) {
         char p[PATH_MAX];
         data_fmt(p, sizeof p, "%s/ch2.nii.gz", o->mricron_dir);

@@ -21,11 +21,12 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
 /* Colin27 segmentation manifests under base (= DIR/colin27): seg_brain.csv and seg_lobes.csv
  * (3D: the training slab cut in-plane into blocks, one subject each; val/test the slab volumes)
  * and seg_brain_2d.csv, seg_lobes_2d.csv (training = single axial slices of the training slab,
- * one subject per slice; val/test the same slab volumes). t1, brain, lobes: (1, D, H, W) on one
- * grid; slab[s] = rows [z0, z1) of split s. prepare_seg.c. */
+ * one subject per slice; val/test the same slab volumes), and seg_{brain,lobes}_2d_il.csv on the
+ * interleaved layout. t1, brain, lobes: (1, D, H, W) on one grid; slab[s] = rows [z0, z1) of split
+ * s; layi[z] = split of row z in the interleaved layout (< 0: gap/out). prepare_seg.c. */
 tassl_status prepare_colin_seg(const tassl_prepare_opts *o, const char *base, const tassl_image *t1,
                                const tassl_image *brain, const tassl_image *lobes,
-                               const int64_t slab[3][2]);
+                               const int64_t slab[3][2], const int *layi);
 
 /* Write a Colin27-derived image (8-bit values: images and label maps are exact) as uint8 NIfTI. */
 tassl_status prepare_write_u8(const char *path, const tassl_image *img);

@@ -1,12 +1,14 @@
 /* prepare_colin.c — labelled tasks on the Colin27 T1 (mricron's ch2), all derived from files of
  * this very subject: brain-mask segmentation (ch2bet > 0), lobe segmentation (AAL's 116 regions
  * grouped by the lobe digit of their code in aal.nii.txt), patch classification by lobe (24³
- * patches, and their central axial slices for 2D encoders), and
- * detection of subcortical structures (boxes on axial slices). Splits are slabs along z with
- * gaps, so no voxel of a test slab is in any training sample (see docs/DATA.md, "Slab split").
- * Within the training slab the subjects are finer — one per lobe patch, per detection slice, and
+ * patches, and their central axial slices for 2D encoders), and detection of subcortical
+ * structures (boxes on axial slices, full and cut to their region of interest). Splits are
+ * spatial, with gaps, so no voxel of a val/test row is in any training sample (docs/DATA.md):
+ * slabs along z for the 3D tasks and the 2D segmentation manifests, an interleaved layout of
+ * short row blocks for detection and the *_2d_il segmentation manifests (prepare_seg.c). Within
+ * the training rows the subjects are finer — one per lobe patch, per detection slice, and
  * (prepare_seg.c) per 2D slice / 3D in-plane block — so label fractions select real subsets;
- * val/test subjects stay the slabs. */
+ * val/test subjects stay the slabs / blocks. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -191,8 +193,9 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
         goto done;
     }
     int *lay3 = malloc((size_t)D * sizeof *lay3), *layd = malloc((size_t)D * sizeof *layd);
-    if (!lay3 || !layd) {
-        free(lay3), free(layd);
+    int *layi = malloc((size_t)D * sizeof *layi);
+    if (!lay3 || !layd || !layi) {
+        free(lay3), free(layd), free(layi);
         st = tassl_error(TASSL_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -207,35 +210,37 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
                 d1 = i / plane;
             }
     }
-    /* detection blocks along z: DT train, g gap, DV val, g gap, DV test, g gap rows. Short blocks
-     * so every split samples the whole z range of the structures (their sizes change fast with z:
+    /* the interleaved layout along z over the brain: blocks of DT train, g gap, DV val, g gap,
+     * DV test, g gap rows, phase anchored at the first detection row. Detection uses it over the
+     * structures' rows, the interleaved 2D segmentation manifests over the brain. Short blocks on
+     * purpose: every split samples the whole z range (the structures' sizes change fast with z:
      * with blocks of 12/4/4 the validation hippocampus was larger than on any training slice) */
     enum { DT = 6, DV = 2 };
     int g = o->det_gap, cyc = DT + 2 * DV + 3 * g;
+    int64_t anchor = d0 >= 0 ? d0 : z0;
     for (int64_t z = 0; z < D; z++) {
-        lay3[z] = layd[z] = SLAB_OUT;
+        lay3[z] = layd[z] = layi[z] = SLAB_OUT;
         if (z >= z0 && z <= z1) {
             lay3[z] = SLAB_GAP;
             for (int s = 0; s < 3; s++)
                 if (z >= s3[s][0] && z < s3[s][1]) lay3[z] = s;
-        }
-        if (d0 >= 0 && z >= d0 && z <= d1) {
-            int c = (int)((z - d0) % cyc);
-            layd[z] = c < DT ? TASSL_SPLIT_TRAIN
+            int c = (int)(((z - anchor) % cyc + cyc) % cyc);
+            layi[z] = c < DT ? TASSL_SPLIT_TRAIN
                              : c < DT + g ? SLAB_GAP
                                           : c < DT + DV + g ? TASSL_SPLIT_VAL
                                                             : c < DT + DV + 2 * g ? SLAB_GAP
                                                                                   : c < DT + 2 * DV + 2 * g ? TASSL_SPLIT_TEST
                                                                                                             : SLAB_GAP;
         }
+        if (d0 >= 0 && z >= d0 && z <= d1) layd[z] = layi[z];
         z_ok[z] = (lay3[z] == TASSL_SPLIT_TRAIN || lay3[z] == SLAB_OUT) &&
-                  (layd[z] == TASSL_SPLIT_TRAIN || layd[z] == SLAB_OUT);
+                  (layi[z] == TASSL_SPLIT_TRAIN || layi[z] == SLAB_OUT);
     }
     *nz = D;
     if (!o->colin) goto layout_only;
     data_fmt(base, sizeof base, "%s/colin27", o->dir);
-    const char *subs[] = {"seg", "seg2d", "cls_lobe", "cls_lobe2d", "det", "det_roi"};
-    for (int k = 0; k < 6 && st == TASSL_OK; k++) {
+    const char *subs[] = {"seg", "seg2d", "seg_il", "cls_lobe", "cls_lobe2d", "det", "det_roi"};
+    for (int k = 0; k < 7 && st == TASSL_OK; k++) {
         data_fmt(p, sizeof p, "%s/%s", base, subs[k]);
         st = data_mkdirs(p);
     }
@@ -246,8 +251,9 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
         if (!f) st = tassl_error(TASSL_ERR_IO, "%s: cannot write: %s", p, strerror(errno));
         else {
             static const char *nm[] = {"out", "gap", "train", "val", "test"};
-            fprintf(f, "z,task3d,detection\n");
-            for (int64_t z = 0; z < D; z++) fprintf(f, "%lld,%s,%s\n", (long long)z, nm[lay3[z] + 2], nm[layd[z] + 2]);
+            fprintf(f, "z,task3d,detection,interleaved\n");
+            for (int64_t z = 0; z < D; z++)
+                fprintf(f, "%lld,%s,%s,%s\n", (long long)z, nm[lay3[z] + 2], nm[layd[z] + 2], nm[layi[z] + 2]);
             if (fclose(f) != 0) st = tassl_error(TASSL_ERR_IO, "%s: write failed", p);
         }
     }
@@ -256,7 +262,7 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
     memset(&mc, 0, sizeof mc), memset(&mc2, 0, sizeof mc2), memset(&md, 0, sizeof md);
     memset(&mdr, 0, sizeof mdr);
     /* segmentation: 3D blocks and 2D slices of the training slab, val/test slab volumes */
-    if (st == TASSL_OK) st = prepare_colin_seg(o, base, &t1, &brain, &lobes, (const int64_t(*)[2])s3);
+    if (st == TASSL_OK) st = prepare_colin_seg(o, base, &t1, &brain, &lobes, (const int64_t(*)[2])s3, layi);
     /* lobe patches: centre voxel's lobe, patch inside the slab */
     int64_t *cand = malloc((size_t)nv * sizeof *cand);
     if (!cand && st == TASSL_OK) st = tassl_error(TASSL_ERR_NOMEM, "out of memory");
@@ -389,6 +395,7 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
 layout_only:
     free(lay3);
     free(layd);
+    free(layi);
 done:
     tassl_image_free(&t1), tassl_image_free(&bet), tassl_image_free(&aal);
     tassl_image_free(&brain), tassl_image_free(&lobes);

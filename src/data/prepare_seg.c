@@ -56,9 +56,54 @@ static int parts(int64_t n, int kmax, int64_t min) {
     return k;
 }
 
+/* The 2D segmentation manifests on the interleaved layout (seg_{brain,lobes}_2d_il.csv): training
+ * = the axial slice of every training row (seg2d/…_zNNN, one subject each — the same files as
+ * the slab manifests' where a row is in both), val/test = each block of rows as one volume
+ * seg_il/{t1,brain,lobes}_{split}_zA-B (subject colin27-zA-B), evaluated slice by slice. */
+static tassl_status seg_interleaved(const char *base, const tassl_image *t1,
+                                    const tassl_image *brain, const tassl_image *lobes,
+                                    const int *layi) {
+    tassl_manifest m[2];
+    memset(m, 0, sizeof m);
+    char pi[PATH_MAX], pb[PATH_MAX], pl[PATH_MAX], subj[64], stem[48];
+    tassl_status st = TASSL_OK;
+    for (int64_t z = 0; z < t1->d && st == TASSL_OK;) {
+        int s = layi[z];
+        int64_t e = z + 1;
+        if (s == TASSL_SPLIT_VAL || s == TASSL_SPLIT_TEST)
+            while (e < t1->d && layi[e] == s) e++;
+        if (s < 0) {
+            z = e;
+            continue;
+        }
+        int64_t org[3] = {z, 0, 0}, size[3] = {e - z, t1->h, t1->w};
+        if (s == TASSL_SPLIT_TRAIN) {
+            snprintf(stem, sizeof stem, "z%03lld", (long long)z);
+            snprintf(subj, sizeof subj, "colin27-z%03lld", (long long)z);
+            st = write_region(base, "seg2d", stem, t1, brain, lobes, org, size, pi, pb, pl);
+        } else {
+            snprintf(stem, sizeof stem, "%s_z%03lld-%03lld", tassl_split_name((tassl_split)s),
+                     (long long)z, (long long)e - 1);
+            snprintf(subj, sizeof subj, "colin27-z%lld-%lld", (long long)z, (long long)e);
+            st = write_region(base, "seg_il", stem, t1, brain, lobes, org, size, pi, pb, pl);
+        }
+        if (st == TASSL_OK) st = prepare_add_row(&m[0], pi, pb, -1, NULL, 0, subj, s);
+        if (st == TASSL_OK) st = prepare_add_row(&m[1], pi, pl, -1, NULL, 0, subj, s);
+        z = e;
+    }
+    static const char *names[2] = {"seg_brain_2d_il", "seg_lobes_2d_il"};
+    for (int k = 0; k < 2 && st == TASSL_OK; k++) {
+        char q[PATH_MAX];
+        data_fmt(q, sizeof q, "%s/%s.csv", base, names[k]);
+        st = tassl_manifest_write(&m[k], q);
+    }
+    tassl_manifest_free(&m[0]), tassl_manifest_free(&m[1]);
+    return st;
+}
+
 tassl_status prepare_colin_seg(const tassl_prepare_opts *o, const char *base, const tassl_image *t1,
                                const tassl_image *brain, const tassl_image *lobes,
-                               const int64_t slab[3][2]) {
+                               const int64_t slab[3][2], const int *layi) {
     /* [0] seg_brain, [1] seg_lobes (3D); [2] seg_brain_2d, [3] seg_lobes_2d */
     tassl_manifest m[4];
     memset(m, 0, sizeof m);
@@ -113,6 +158,7 @@ tassl_status prepare_colin_seg(const tassl_prepare_opts *o, const char *base, co
     }
     for (int k = 0; k < 4; k++)
         tassl_manifest_free(&m[k]);
+    if (st == TASSL_OK) st = seg_interleaved(base, t1, brain, lobes, layi);
     if (st == TASSL_OK)
         PREP_LOG(o,
                  "colin27: segmentation slabs (z) train %lld-%lld, val %lld-%lld, test %lld-%lld; "
