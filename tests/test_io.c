@@ -23,6 +23,7 @@
 #include <zlib.h>
 #include <nifti2_io.h>
 #include <cmocka.h>
+#include "test_util.h"
 #include "tassl/io.h"
 
 static char tmpdir[256];
@@ -1199,19 +1200,6 @@ static void bad_png(void **state) {
 /* ------------------------------------------------------------------------------------------ */
 /* Real files: `tassl inspect` agrees with nifticlib's raw header, for every mricron NIfTI     */
 
-static const char *tassl_exe(void) {
-    static char path[1024];
-    const char *e = getenv("TASSL_EXE");
-    if (e) return e;
-    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 16);
-    if (n <= 0) return "tassl";
-    path[n] = 0;
-    char *slash = strrchr(path, '/');
-    *slash = 0;
-    slash = strrchr(path, '/'); /* build/tests/test_io → build/tassl */
-    snprintf(slash, sizeof path - (size_t)(slash - path), "/tassl");
-    return path;
-}
 
 /* "key: v1 v2 ..." → up to n numbers; returns how many were parsed, -1 if the key is missing */
 static int get_nums(const char *out, const char *key, double *v, int n) {

@@ -8,7 +8,8 @@
  *     the reference backend (parameters, running statistics, optimiser state), and metrics
  *     lines past the checkpoint (an interrupted run's) are dropped;
  *   - unsupported combinations are refused naming the key, before anything is created;
- *   - the encoder export holds exactly the encoder's tensors.
+ *   - the encoder export holds exactly the encoder's tensors;
+ *   - `tassl train` takes the run directory as --out DIR or --run DIR (the same option), once.
  * The device is $TASSL_TEST_DEVICE, else the OpenCL CPU device, else ref (the resume test always
  * uses ref, where bit-exactness is promised). */
 #include <dirent.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "test_util.h"
@@ -345,12 +347,36 @@ static int teardown(void **state) {
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* `tassl train` (and pretrain, same parser): --out DIR and --run DIR both name the run
+ * directory; giving it twice is a usage error (exit 2) that creates nothing. */
+static void test_cli_out(void **state) {
+    (void)state;
+    const char *exe = tassl_exe(), *cfg = tiny_path();
+    if (access(exe, X_OK) != 0) fail_msg("%s: not executable (set TASSL_EXE)", exe);
+    assert_non_null(cfg);
+    char cmd[4096];
+    const char *opt[2] = {"--out", "--run"}, *name[2] = {"cli-out", "cli-run"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(cmd, sizeof cmd, "'%s' train -c '%s' --set device=%s --set train.steps=3 %s '%s' --quiet",
+                 exe, cfg, device, opt[k], path_in(name[k], ""));
+        assert_int_equal(WEXITSTATUS(system(cmd)), 0);
+        assert_int_equal(access(path_in(name[k], "config.yaml"), R_OK), 0);
+        assert_int_equal(access(path_in(name[k], "latest"), R_OK), 0);
+    }
+    snprintf(cmd, sizeof cmd, "'%s' train -c '%s' --out '%s' --run '%s' --quiet 2>/dev/null", exe, cfg,
+             path_in("cli-both", ""), path_in("cli-both2", ""));
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    assert_int_equal(access(path_in("cli-both", ""), F_OK), -1);
+    assert_int_equal(access(path_in("cli-both2", ""), F_OK), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_dir),
         cmocka_unit_test(test_no_overwrite),
         cmocka_unit_test(test_unsupported),
         cmocka_unit_test(test_resume),
+        cmocka_unit_test(test_cli_out),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "tassl/device.h"
 
 /* The device spec tests run on: $TASSL_TEST_DEVICE, else the OpenCL CPU device (pocl) if one
@@ -37,5 +38,21 @@ static inline int tassl_test_quick(void) {
             skip();                                                                              \
         }                                                                                        \
     } while (0)
+
+/* The tassl executable: $TASSL_EXE, else the one beside the test's folder (build/tests/test_x →
+ * build/tassl). */
+static inline const char *tassl_exe(void) {
+    static char path[1024];
+    const char *e = getenv("TASSL_EXE");
+    if (e) return e;
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 16);
+    if (n <= 0) return "tassl";
+    path[n] = 0;
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    slash = strrchr(path, '/');
+    snprintf(slash, sizeof path - (size_t)(slash - path), "/tassl");
+    return path;
+}
 
 #endif

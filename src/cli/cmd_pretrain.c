@@ -13,7 +13,7 @@
 
 void tassl_cmd_pretrain_help(FILE *out) {
     fprintf(out,
-            "usage: tassl pretrain -c CONFIG.yaml [--set KEY=VALUE ...] [--run DIR] [--force]\n"
+            "usage: tassl pretrain -c CONFIG.yaml [--set KEY=VALUE ...] [--out DIR] [--force]\n"
             "       tassl pretrain --resume RUN_DIR [--set KEY=VALUE ...]\n\n"
             "Self-supervised pretraining of an encoder as the configuration says (method.name;\n"
             "see docs/SSL.md and configs/*-2d.yaml, *-3d.yaml) into a run directory:\n"
@@ -23,7 +23,7 @@ void tassl_cmd_pretrain_help(FILE *out) {
             "  -c, --config FILE  YAML configuration (see `tassl config keys`)\n"
             "  --set KEY=VALUE    override one key (repeatable), e.g. --set train.steps=50\n"
             "  --device SPEC      shorthand for --set device=SPEC\n"
-            "  --run DIR          run directory (instead of output.dir/output.name)\n"
+            "  --out DIR          run directory (instead of output.dir/output.name); --run DIR: the same\n"
             "  --force            replace the files of an existing run directory\n"
             "  --resume RUN_DIR   continue a run from its newest checkpoint, with its config.yaml\n"
             "  --stop-after N     stop after step N with a checkpoint, as an interruption would\n"

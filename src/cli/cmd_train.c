@@ -10,7 +10,7 @@
 
 void tassl_cmd_train_help(FILE *out) {
     fprintf(out,
-            "usage: tassl train -c CONFIG.yaml [--set KEY=VALUE ...] [--run DIR] [--force]\n"
+            "usage: tassl train -c CONFIG.yaml [--set KEY=VALUE ...] [--out DIR] [--force]\n"
             "       tassl train --resume RUN_DIR [--set KEY=VALUE ...]\n\n"
             "Trains as the configuration says (for now: supervised classification with a ResNet\n"
             "on the synthetic lesion-quadrant task) into a run directory (output.dir/output.name,\n"
@@ -19,7 +19,7 @@ void tassl_cmd_train_help(FILE *out) {
             "  -c, --config FILE  YAML configuration (see `tassl config keys`, docs/CONFIG.md)\n"
             "  --set KEY=VALUE    override one key (repeatable), e.g. --set model.depth=18\n"
             "  --device SPEC      shorthand for --set device=SPEC\n"
-            "  --run DIR          run directory (instead of output.dir/output.name)\n"
+            "  --out DIR          run directory (instead of output.dir/output.name); --run DIR: the same\n"
             "  --force            replace the files of an existing run directory\n"
             "  --resume RUN_DIR   continue a run from its newest checkpoint, with its config.yaml\n"
             "                     (--set may change keys such as train.steps)\n"

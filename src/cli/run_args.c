@@ -1,6 +1,8 @@
 /* run_args.c — the command line shared by the commands that train into a run directory
  * (`tassl train`, `tassl pretrain`): -c FILE | --resume RUN_DIR, --set KEY=VALUE (repeatable),
- * --device SPEC, --run DIR, --force, --stop-after N, --quiet. The configuration is resolved as
+ * --device SPEC, --out DIR (--run DIR is the same option: its first name, kept so existing scripts
+ * run; --out is what finetune and benchmark call theirs), --force, --stop-after N, --quiet. The
+ * configuration is resolved as
  * the file (or RUN_DIR/config.yaml), then every --set / --device in command-line order. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,9 @@ static int parse(const char *cmd, int argc, char **argv, tassl_cli_run_args *a, 
             *file = v;
         } else if ((v = tassl_cli_opt(argc, argv, &i, "--resume", &missing))) {
             a->resume = v;
-        } else if ((v = tassl_cli_opt(argc, argv, &i, "--run", &missing))) {
+        } else if ((v = tassl_cli_opt(argc, argv, &i, "--out", &missing)) ||
+                   (v = tassl_cli_opt(argc, argv, &i, "--run", &missing))) {
+            if (a->run_dir) return usage(cmd, "one run directory only (--out DIR; --run is the same option)%s", "");
             a->run_dir = v;
         } else if ((v = tassl_cli_opt(argc, argv, &i, "--stop-after", &missing))) {
             a->stop_after = strtoll(v, &end, 10);
@@ -50,7 +54,7 @@ static int parse(const char *cmd, int argc, char **argv, tassl_cli_run_args *a, 
         return usage(cmd, "--resume uses the run's own config.yaml; change keys with --set "
                           "instead of -c%s", "");
     if (a->resume && (a->run_dir || a->force))
-        return usage(cmd, "--resume continues RUN_DIR itself (no --run / --force)%s", "");
+        return usage(cmd, "--resume continues RUN_DIR itself (no --out / --force)%s", "");
     return 0;
 }
 
