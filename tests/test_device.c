@@ -240,6 +240,33 @@ static void open_and_close(void **state) {
     assert_null(bad.impl);
 }
 
+/* "auto" (a configuration's default), NULL and "" defer to $TASSL_DEVICE when it is set; an
+ * explicit spec does not; a bad $TASSL_DEVICE is named in the error. */
+static void auto_spec_reads_env(void **state) {
+    (void)state;
+    const char *old = getenv("TASSL_DEVICE");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TASSL_DEVICE", "ref", 1);
+    const char *specs[3] = {"auto", "", NULL};
+    for (int k = 0; k < 3; k++) {
+        tassl_device *d = NULL;
+        assert_int_equal(tassl_device_open(specs[k], &d), TASSL_OK);
+        assert_int_equal(d->info.backend, TASSL_BACKEND_REF);
+        tassl_device_free(d);
+    }
+    setenv("TASSL_DEVICE", "opencl:99:99", 1);
+    tassl_device *d = NULL;
+    assert_int_not_equal(tassl_device_open("auto", &d), TASSL_OK);
+    assert_null(d);
+    assert_non_null(strstr(tassl_last_error(), "TASSL_DEVICE=opencl:99:99"));
+    assert_int_equal(tassl_device_open("ref", &d), TASSL_OK); /* explicit: the env is not read */
+    assert_int_equal(d->info.backend, TASSL_BACKEND_REF);
+    tassl_device_free(d);
+    if (saved) setenv("TASSL_DEVICE", saved, 1);
+    else unsetenv("TASSL_DEVICE");
+    free(saved);
+}
+
 static void buffer_round_trip(void **state) {
     (void)state;
     tassl_device *dev = open_dev();
@@ -754,6 +781,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(enumerate_lists_devices),
         cmocka_unit_test(open_and_close),
+        cmocka_unit_test(auto_spec_reads_env),
         cmocka_unit_test(buffer_round_trip),
         cmocka_unit_test(embedded_sources_build),
         cmocka_unit_test(kernel_args_and_launch),

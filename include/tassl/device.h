@@ -55,7 +55,8 @@ typedef struct tassl_device tassl_device;
  * warning on stderr, never fatal. */
 tassl_status tassl_devices_list(tassl_device_info **out, int *count);
 
-/* Open a device from a spec (see above). spec NULL or "" → $TASSL_DEVICE, else "auto". */
+/* Open a device from a spec (see above). spec NULL, "" or "auto" → $TASSL_DEVICE when set, else
+ * the automatic choice (so a configuration's `device: auto` honours the environment). */
 tassl_status tassl_device_open(const char *spec, tassl_device **out);
 void tassl_device_free(tassl_device *dev);
 

@@ -75,10 +75,10 @@ static int parse_int(const char *s, int *v) {
 tassl_status tassl_device_open(const char *spec, tassl_device **out) {
     *out = NULL;
     const char *from = "--device";
-    if (!spec || !*spec) {
-        spec = getenv("TASSL_DEVICE");
-        from = "TASSL_DEVICE";
-        if (!spec || !*spec) spec = "auto";
+    if (!spec || !*spec || strcmp(spec, "auto") == 0) { /* "auto" defers to $TASSL_DEVICE */
+        const char *env = getenv("TASSL_DEVICE");
+        spec = "auto";
+        if (env && *env) spec = env, from = "TASSL_DEVICE";
     }
     tassl_device_info *list;
     int n;

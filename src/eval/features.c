@@ -269,7 +269,7 @@ tassl_status tassl_knn_compare_run(const tassl_config *cfg, const tassl_knn_comp
     tassl_ssl *ssl = NULL;
     float *f = NULL;
     const char *spec = tassl_config_str(cfg, "device");
-    if ((s = tassl_device_open(strcmp(spec, "auto") == 0 ? NULL : spec, &dev)) != TASSL_OK)
+    if ((s = tassl_device_open(spec, &dev)) != TASSL_OK)
         goto done;
     if (!(ctx = tassl_ctx_new(dev))) {
         s = tassl_error(TASSL_ERR_NOMEM, "knn compare: out of memory");

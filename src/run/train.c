@@ -300,7 +300,7 @@ tassl_status tassl_train(const tassl_config *cfg, const tassl_train_opts *opts) 
 
     /* everything the configuration builds comes first: a bad value creates no run directory */
     const char *spec = tassl_config_str(cfg, "device");
-    if ((s = tassl_device_open(strcmp(spec, "auto") == 0 ? NULL : spec, &t.dev)) != TASSL_OK) {
+    if ((s = tassl_device_open(spec, &t.dev)) != TASSL_OK) {
         s = tassl_error(s, "device: %s", tassl_last_error());
         goto done;
     }

@@ -338,7 +338,7 @@ tassl_status tassl_pretrain(const tassl_config *cfg, tassl_pretrain_opts *opts) 
 
     /* everything the configuration builds comes first: a bad value creates no run directory */
     const char *spec = tassl_config_str(cfg, "device");
-    if ((s = tassl_device_open(strcmp(spec, "auto") == 0 ? NULL : spec, &t.dev)) != TASSL_OK) {
+    if ((s = tassl_device_open(spec, &t.dev)) != TASSL_OK) {
         s = ssl_wrap(s, "device");
         goto done;
     }

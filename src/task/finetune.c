@@ -426,7 +426,7 @@ static tassl_status ft_setup(ft *t, const tassl_config *cfg, bool need_train, bo
 
     /* the model: encoder.* then head.*, seeded */
     const char *spec = tassl_config_str(c, "device");
-    if ((s = tassl_device_open(strcmp(spec, "auto") == 0 ? NULL : spec, &t->dev)) != TASSL_OK)
+    if ((s = tassl_device_open(spec, &t->dev)) != TASSL_OK)
         return task_wrap(s, "device");
     if (!(t->ctx = tassl_ctx_new(t->dev)) || !(t->p = tassl_params_new(t->ctx)))
         return tassl_error(TASSL_ERR_NOMEM, "finetune: out of memory");
