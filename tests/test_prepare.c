@@ -178,6 +178,8 @@ static void no_test_voxel_in_training(void **state) {
     check_manifest("colin27/seg_brain_2d_il.csv", TASSL_SPLIT_TRAIN, 2, layi, "vx", 64);
     check_manifest("colin27/seg_lobes_2d_il.csv", TASSL_SPLIT_VAL, 2, layi, "tx", 64);
     check_manifest("colin27/seg_lobes_2d_il.csv", TASSL_SPLIT_TEST, 2, layi, "tv", 64);
+    check_manifest("colin27/cls_lobe_2d_il.csv", TASSL_SPLIT_TRAIN, 2, layi, "vx", 0);
+    check_manifest("colin27/cls_lobe_2d_il.csv", TASSL_SPLIT_TEST, 2, layi, "tv", 0);
     /* the pool's Colin27 volumes avoid validation and test rows of every layout */
     char p[512];
     snprintf(p, sizeof p, "%s/pool/volumes_mri.csv", dir);
@@ -262,6 +264,23 @@ static void labels_are_derived(void **state) {
     assert_int_equal(slices, rows); /* every row of the training slab */
     tassl_image_free(&bet);
     tassl_manifest_free(&m2);
+    /* the interleaved lobe patches: every lobe in every split, as many as asked for (the slab
+     * split's val/test slabs hold only some lobes) */
+    {
+        snprintf(p, sizeof p, "%s/colin27/cls_lobe_2d_il.csv", dir);
+        tassl_manifest mi;
+        assert_int_equal(tassl_manifest_read(&mi, p, NULL), TASSL_OK);
+        int per[3][8] = {{0}};
+        for (int i = 0; i < mi.n; i++) {
+            assert_true(mi.rec[i].label >= 0 && mi.rec[i].label < 8 && mi.rec[i].split >= 0 && mi.rec[i].split < 3);
+            per[mi.rec[i].split][mi.rec[i].label]++;
+        }
+        for (int sp = 0; sp < 3; sp++)
+            for (int c = 0; c < 8; c++)
+                if (per[sp][c] != (sp == TASSL_SPLIT_TRAIN ? PER_CLASS : (PER_CLASS + 3) / 4))
+                    fail_msg("cls_lobe_2d_il.csv: split %d lobe %d: %d patches", sp, c, per[sp][c]);
+        tassl_manifest_free(&mi);
+    }
     /* detection boxes: classes 0..5 inside 217 x 181 slices */
     snprintf(p, sizeof p, "%s/colin27/det_subcortical.csv", dir);
     tassl_manifest m;
@@ -321,7 +340,8 @@ static void fractions_choose_subsets(void **state) {
         int subjects; /* training subjects N (-1: one per training record) */
     } man[] = {{"cls_lobe.csv", 8 * PER_CLASS}, {"cls_lobe_2d.csv", 8 * PER_CLASS}, {"seg_brain_2d.csv", rows}, {"seg_lobes_2d.csv", rows},
                {"seg_brain.csv", 6}, {"seg_lobes.csv", 6}, {"det_subcortical.csv", -1},
-               {"det_subcortical_roi.csv", -1}, {"seg_lobes_2d_il.csv", -1}};
+               {"det_subcortical_roi.csv", -1}, {"seg_lobes_2d_il.csv", -1},
+               {"cls_lobe_2d_il.csv", 8 * PER_CLASS}};
     const double f[3] = {0.05, 0.25, 1.0};
     for (size_t k = 0; k < sizeof man / sizeof man[0]; k++) {
         char p[512];

@@ -239,8 +239,8 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
     *nz = D;
     if (!o->colin) goto layout_only;
     data_fmt(base, sizeof base, "%s/colin27", o->dir);
-    const char *subs[] = {"seg", "seg2d", "seg_il", "cls_lobe", "cls_lobe2d", "det", "det_roi"};
-    for (int k = 0; k < 7 && st == TASSL_OK; k++) {
+    const char *subs[] = {"seg", "seg2d", "seg_il", "cls_lobe", "cls_lobe2d", "cls_lobe2d_il", "det", "det_roi"};
+    for (int k = 0; k < 8 && st == TASSL_OK; k++) {
         data_fmt(p, sizeof p, "%s/%s", base, subs[k]);
         st = data_mkdirs(p);
     }
@@ -257,68 +257,82 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
             if (fclose(f) != 0) st = tassl_error(TASSL_ERR_IO, "%s: write failed", p);
         }
     }
-    /* cls_lobe.csv, cls_lobe_2d.csv, det_subcortical.csv, det_subcortical_roi.csv */
-    tassl_manifest mc, mc2, md, mdr;
-    memset(&mc, 0, sizeof mc), memset(&mc2, 0, sizeof mc2), memset(&md, 0, sizeof md);
-    memset(&mdr, 0, sizeof mdr);
+    /* cls_lobe.csv, cls_lobe_2d.csv, cls_lobe_2d_il.csv, det_subcortical.csv, det_subcortical_roi.csv */
+    tassl_manifest mc, mc2, mci, md, mdr;
+    memset(&mc, 0, sizeof mc), memset(&mc2, 0, sizeof mc2), memset(&mci, 0, sizeof mci);
+    memset(&md, 0, sizeof md), memset(&mdr, 0, sizeof mdr);
     /* segmentation: 3D blocks and 2D slices of the training slab, val/test slab volumes */
     if (st == TASSL_OK) st = prepare_colin_seg(o, base, &t1, &brain, &lobes, (const int64_t(*)[2])s3, layi);
-    /* lobe patches: centre voxel's lobe, patch inside the slab */
+    /* lobe patches: centre voxel's lobe. Variant 0: 24³ patches inside a slab (cls_lobe.csv) and
+     * their central axial slices (cls_lobe_2d.csv); variant 1: 2D patches centred on the rows of
+     * the interleaved layout (cls_lobe_2d_il.csv) */
     int64_t *cand = malloc((size_t)nv * sizeof *cand);
     if (!cand && st == TASSL_OK) st = tassl_error(TASSL_ERR_NOMEM, "out of memory");
-    int counts[3][9] = {{0}};
-    for (int s = 0; s < 3 && st == TASSL_OK; s++) {
-        int want = s == TASSL_SPLIT_TRAIN ? o->cls_per_class : (o->cls_per_class + 3) / 4;
-        char subj[64], slab[64];
-        snprintf(slab, sizeof slab, "colin27-z%lld-%lld", (long long)s3[s][0], (long long)s3[s][1]);
-        for (int c = 1; c <= 8 && st == TASSL_OK; c++) {
-            int64_t n = 0;
-            for (int64_t z = s3[s][0] + P / 2; z + (P - P / 2) <= s3[s][1]; z++)
-                for (int64_t y = P / 2; y + (P - P / 2) <= t1.h; y++)
-                    for (int64_t x = P / 2; x + (P - P / 2) <= t1.w; x++)
-                        if (lobes.data[z * plane + y * t1.w + x] == (float)c) cand[n++] = z * plane + y * t1.w + x;
-            srng r;
-            srng_init(&r, o->seed, (uint64_t)(s * 16 + c), SRNG_TAG_PREPARE);
-            for (int k = 0; k < want && k < n && st == TASSL_OK; k++) {
-                int64_t j = k + srng_below(&r, n - k), t = cand[j];
-                cand[j] = cand[k];
-                cand[k] = t;
-                int64_t org[3] = {t / plane - P / 2, (t / t1.w) % t1.h - P / 2, t % t1.w - P / 2};
-                int64_t size[3] = {P, P, P};
-                tassl_image a;
-                st = prepare_crop(&t1, org, size, &a);
-                if (st != TASSL_OK) break;
-                data_fmt(p, sizeof p, "%s/cls_lobe/%s_%s_%03d.nii.gz", base,
-                         tassl_split_name((tassl_split)s), lobe_names[c], k);
-                st = prepare_write_u8(p, &a);
-                tassl_image_free(&a);
-                /* training patches: each its own subject, so label fractions pick patches
-                 * (stratified by lobe); val/test patches: the slab (docs/DATA.md) */
-                if (s == TASSL_SPLIT_TRAIN)
-                    snprintf(subj, sizeof subj, "colin27-lobe-%s-%03d", lobe_names[c], k);
-                else
-                    snprintf(subj, sizeof subj, "%s", slab);
-                if (st == TASSL_OK) st = prepare_add_row(&mc, p, NULL, c - 1, NULL, 0, subj, s);
-                /* the same patch's central axial slice (through the labelled voxel) for 2D
-                 * encoders: same label, same subject */
-                int64_t org2[3] = {t / plane, org[1], org[2]}, size2[3] = {1, P, P};
-                if (st == TASSL_OK) st = prepare_crop(&t1, org2, size2, &a);
-                if (st != TASSL_OK) break;
-                data_fmt(p, sizeof p, "%s/cls_lobe2d/%s_%s_%03d.nii.gz", base,
-                         tassl_split_name((tassl_split)s), lobe_names[c], k);
-                st = prepare_write_u8(p, &a);
-                tassl_image_free(&a);
-                if (st == TASSL_OK) st = prepare_add_row(&mc2, p, NULL, c - 1, NULL, 0, subj, s);
-                counts[s][c]++;
+    int counts[2][3][9] = {{{0}}};
+    for (int v = 0; v < 2; v++)
+        for (int s = 0; s < 3 && st == TASSL_OK; s++) {
+            int want = s == TASSL_SPLIT_TRAIN ? o->cls_per_class : (o->cls_per_class + 3) / 4;
+            char subj[64], slab[64];
+            if (v == 0)
+                snprintf(slab, sizeof slab, "colin27-z%lld-%lld", (long long)s3[s][0], (long long)s3[s][1]);
+            else
+                snprintf(slab, sizeof slab, "colin27-il-%s", tassl_split_name((tassl_split)s));
+            const char *tag = v == 0 ? "" : "_il";
+            for (int c = 1; c <= 8 && st == TASSL_OK; c++) {
+                int64_t n = 0;
+                for (int64_t z = 0; z < D; z++) {
+                    if (v == 0 ? z < s3[s][0] + P / 2 || z + (P - P / 2) > s3[s][1] : layi[z] != s) continue;
+                    for (int64_t y = P / 2; y + (P - P / 2) <= t1.h; y++)
+                        for (int64_t x = P / 2; x + (P - P / 2) <= t1.w; x++)
+                            if (lobes.data[z * plane + y * t1.w + x] == (float)c) cand[n++] = z * plane + y * t1.w + x;
+                }
+                srng r;
+                srng_init(&r, o->seed, (uint64_t)(v * 1000 + s * 16 + c), SRNG_TAG_PREPARE);
+                for (int k = 0; k < want && k < n && st == TASSL_OK; k++) {
+                    int64_t j = k + srng_below(&r, n - k), t = cand[j];
+                    cand[j] = cand[k];
+                    cand[k] = t;
+                    int64_t org[3] = {t / plane - P / 2, (t / t1.w) % t1.h - P / 2, t % t1.w - P / 2};
+                    int64_t size[3] = {P, P, P};
+                    /* training patches: each its own subject, so label fractions pick patches
+                     * (stratified by lobe); val/test patches: the slab / the split (docs/DATA.md) */
+                    if (s == TASSL_SPLIT_TRAIN)
+                        snprintf(subj, sizeof subj, "colin27-lobe%s-%s-%03d", tag, lobe_names[c], k);
+                    else
+                        snprintf(subj, sizeof subj, "%s", slab);
+                    tassl_image a;
+                    if (v == 0) {
+                        st = prepare_crop(&t1, org, size, &a);
+                        if (st != TASSL_OK) break;
+                        data_fmt(p, sizeof p, "%s/cls_lobe/%s_%s_%03d.nii.gz", base,
+                                 tassl_split_name((tassl_split)s), lobe_names[c], k);
+                        st = prepare_write_u8(p, &a);
+                        tassl_image_free(&a);
+                        if (st == TASSL_OK) st = prepare_add_row(&mc, p, NULL, c - 1, NULL, 0, subj, s);
+                    }
+                    /* the axial slice through the labelled voxel, for 2D encoders (variant 0:
+                     * the 3D patch's central slice, same label and subject) */
+                    int64_t org2[3] = {t / plane, org[1], org[2]}, size2[3] = {1, P, P};
+                    if (st == TASSL_OK) st = prepare_crop(&t1, org2, size2, &a);
+                    if (st != TASSL_OK) break;
+                    data_fmt(p, sizeof p, "%s/cls_lobe2d%s/%s_%s_%03d.nii.gz", base, tag,
+                             tassl_split_name((tassl_split)s), lobe_names[c], k);
+                    st = prepare_write_u8(p, &a);
+                    tassl_image_free(&a);
+                    if (st == TASSL_OK) st = prepare_add_row(v == 0 ? &mc2 : &mci, p, NULL, c - 1, NULL, 0, subj, s);
+                    counts[v][s][c]++;
+                }
             }
         }
-    }
     free(cand);
-    int tot[3] = {0};
-    for (int s = 0; s < 3; s++)
-        for (int c = 1; c <= 8; c++) tot[s] += counts[s][c];
-    PREP_LOG(o, "colin27: lobe patches %d train, %d val, %d test (per lobe up to %d / %d)\n", tot[0],
-             tot[1], tot[2], o->cls_per_class, (o->cls_per_class + 3) / 4);
+    for (int v = 0; v < 2; v++) {
+        int tot[3] = {0};
+        for (int s = 0; s < 3; s++)
+            for (int c = 1; c <= 8; c++) tot[s] += counts[v][s][c];
+        PREP_LOG(o, "colin27: lobe patches (%s) %d train, %d val, %d test (per lobe up to %d / %d)\n",
+                 v == 0 ? "slabs" : "interleaved, 2D", tot[0], tot[1], tot[2], o->cls_per_class,
+                 (o->cls_per_class + 3) / 4);
+    }
     /* detection: axial slices with boxes of the six structures (L and R boxes, one class) */
     tassl_box(*dbox)[12] = calloc((size_t)D, sizeof *dbox);
     int *dnb = calloc((size_t)D, sizeof *dnb);
@@ -384,6 +398,10 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
         st = tassl_manifest_write(&mc2, q);
     }
     if (st == TASSL_OK) {
+        data_fmt(q, sizeof q, "%s/cls_lobe_2d_il.csv", base);
+        st = tassl_manifest_write(&mci, q);
+    }
+    if (st == TASSL_OK) {
         data_fmt(q, sizeof q, "%s/det_subcortical.csv", base);
         st = tassl_manifest_write(&md, q);
     }
@@ -391,7 +409,8 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
         data_fmt(q, sizeof q, "%s/det_subcortical_roi.csv", base);
         st = tassl_manifest_write(&mdr, q);
     }
-    tassl_manifest_free(&mc), tassl_manifest_free(&mc2), tassl_manifest_free(&md), tassl_manifest_free(&mdr);
+    tassl_manifest_free(&mc), tassl_manifest_free(&mc2), tassl_manifest_free(&mci);
+    tassl_manifest_free(&md), tassl_manifest_free(&mdr);
 layout_only:
     free(lay3);
     free(layd);
