@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "tassl/io.h"
 #include "tassl/recommend.h"
 #include "tassl/task.h"
 #include "tassl/tassl.h"
@@ -224,6 +226,67 @@ static const char *tiny_table =
     "    set: {method: jigsaw}\n"
     "    reason: \"a test rule for volumes\"\n"
     "    source: \"tests/test_recommend.c\"\n";
+
+/* How much there is to pretrain on: with few unlabelled images (2D: < 1000, 3D: < 100 volumes)
+ * the few-unlabelled rules say scratch first; an unknown count (0) or a large one leaves the
+ * low-label advice alone. The CLI counts --data's records (3D) or their axial slices (2D). */
+static void test_few_unlabelled(void **state) {
+    (void)state;
+    const struct {
+        int dims;
+        int64_t unlabelled;
+        const char *rule; /* the baseline's rule */
+    } cases[] = {{2, 0, "low-labels"},
+                 {2, 104, "few-unlabelled-slices"},
+                 {2, 999, "few-unlabelled-slices"},
+                 {2, 5000, "low-labels"},
+                 {3, 8, "few-unlabelled-volumes"},
+                 {3, 500, "low-labels"}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        tassl_rec_query q = query("mri", "segmentation", cases[k].dims, "5%", 4);
+        q.unlabelled = cases[k].unlabelled;
+        tassl_recommendation *r = recommend(table, &q);
+        const tassl_rec_item *b = traced(r, "baseline");
+        if (strcmp(b->rule, cases[k].rule) != 0)
+            fail_msg("%dD, %lld unlabelled: baseline from rule %s, expected %s", cases[k].dims,
+                     (long long)cases[k].unlabelled, b->rule, cases[k].rule);
+        bool few = strncmp(cases[k].rule, "few-", 4) == 0;
+        assert_int_equal(has_note(r, "unlabelled images to pretrain on") || has_note(r, "unlabelled volumes to pretrain on"), few);
+        assert_true(has_note(r, "low-label")); /* the low-label advice stays */
+        tassl_recommendation_free(r);
+    }
+    /* the condition in a custom table: a range with lo above hi is refused */
+    tassl_rec_table *t = NULL;
+    const char *p = tmp_file("bad_unl.yaml", "version: 1\nrules:\n  - id: a\n    when: {unlabelled: [10, 1]}\n"
+                                              "    set: {method: simclr}\n    reason: r\n    source: s\n");
+    expect_error(tassl_rec_table_load(p, &t), "above hi", ":4:");
+    /* the CLI's count from a manifest: a PNG (one slice) and a 5-slice NIfTI volume */
+    tassl_image a, v;
+    assert_int_equal(tassl_image_new(&a, 1, 1, 8, 8), TASSL_OK);
+    assert_int_equal(tassl_image_new(&v, 1, 5, 8, 8), TASSL_OK);
+    char png[4300], nii[4300], cmd[9000];
+    snprintf(png, sizeof png, "%s/u0.png", tmp_root);
+    snprintf(nii, sizeof nii, "%s/u1.nii.gz", tmp_root);
+    assert_int_equal(tassl_png_write(png, &a, 8, TASSL_PNG_SCALE_CLAMP), TASSL_OK);
+    assert_int_equal(tassl_nifti_write(nii, &v, TASSL_NIFTI_UINT8, 1), TASSL_OK);
+    tassl_image_free(&a), tassl_image_free(&v);
+    const char *man = tmp_file("unl.csv", "image\nu0.png\nu1.nii.gz\n");
+    const int want[2] = {6, 2};
+    for (int d = 2; d <= 3; d++) {
+        snprintf(cmd, sizeof cmd, "'%s' recommend --rules '%s' --modality mri --task segmentation --dims %d "
+                 "--labels 5%% --data '%s' 2>&1", tassl_exe(), config_path("recommend.yaml"), d, man);
+        FILE *f = popen(cmd, "r");
+        assert_non_null(f);
+        char line[4096] = "", expect[64];
+        if (!fgets(line, sizeof line, f)) line[0] = 0;
+        pclose(f);
+        snprintf(expect, sizeof expect, ", %d %s to pretrain on\n", want[d - 2], d == 2 ? "images" : "volumes");
+        if (!strstr(line, expect)) fail_msg("%dD: '%s' lacks '%s'", d, line, expect);
+    }
+    snprintf(cmd, sizeof cmd, "'%s' recommend --modality mri --task segmentation --dims 2 --labels 5%% "
+             "--unlabelled 0 > /dev/null 2>&1", tassl_exe());
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+}
 
 static void test_custom_table(void **state) {
     (void)state;
@@ -581,6 +644,7 @@ int main(void) {
         cmocka_unit_test(test_two_queries_differ),
         cmocka_unit_test(test_high_labels_scratch),
         cmocka_unit_test(test_lesion_pathology_aware),
+        cmocka_unit_test(test_few_unlabelled),
         cmocka_unit_test(test_custom_table),
         cmocka_unit_test(test_table_errors),
         cmocka_unit_test(test_bad_arguments),

@@ -66,6 +66,8 @@ typedef struct tassl_rec_query {
     int64_t label_count;   /* > 0 when given as a count of labelled cases, else 0            */
     double memory_bytes;   /* the budget for one training step                               */
     const char *data;      /* a manifest for data.source: manifest; NULL = synthetic         */
+    int64_t unlabelled;    /* images available for pretraining (`--unlabelled`, else the
+                            * --data manifest's records); 0 = not known                    */
 } tassl_rec_query;
 
 /* The allowed values, for messages and --help: "ct|mri|...". */

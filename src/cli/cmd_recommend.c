@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "tassl/dataset.h"
+#include "tassl/io.h"
 #include "tassl/task.h"
 #include "tassl/device.h"
 #include "tassl/recommend.h"
@@ -21,7 +23,8 @@ void tassl_cmd_recommend_help(FILE *out) {
         out,
         "usage: tassl recommend --modality M --task T --dims 2|3 --labels FRACTION_OR_COUNT\n"
         "                       [--target lesion|anatomy|unknown] [--memory GB] [--device SPEC]\n"
-        "                       [--data MANIFEST] [--out config.yaml] [--force] [--rules FILE]\n"
+        "                       [--data MANIFEST] [--unlabelled N] [--out config.yaml] [--force]\n"
+        "                       [--rules FILE]\n"
         "       tassl recommend --estimate CONFIG [--set KEY=VALUE ...]\n\n"
         "Turns the review's design guidelines (a rule table, configs/recommend.yaml; see\n"
         "docs/RECOMMEND.md) into a pretraining recommendation: paradigm and method, modality\n"
@@ -36,12 +39,40 @@ void tassl_cmd_recommend_help(FILE *out) {
         "  --memory GB    memory for one training step (default: --device's memory, else 4)\n"
         "  --device SPEC  take the memory budget from this device (tassl devices)\n"
         "  --data FILE    a manifest for data.source: manifest (default: synthetic phantoms)\n"
+        "  --unlabelled N images (2D) or volumes (3D) there are to pretrain on (default: the\n"
+        "                 --data manifest's records, else unknown)\n"
         "  --out FILE     write the ready-to-run config (tassl pretrain -c FILE)\n"
         "  --force        replace an existing --out file\n"
         "  --rules FILE   the rule table (default: $TASSL_RECOMMEND_RULES, configs/recommend.yaml\n"
         "                 in the current folder or next to the program's source tree)\n"
         "  --estimate CONFIG  only print the memory estimate of a pretraining config\n",
         tassl_rec_modalities, tassl_rec_tasks, tassl_rec_targets);
+}
+
+/* What there is to pretrain on in a manifest (every record: the written config reads them all,
+ * data.split: all): 3D, its volumes; 2D, its axial slices — each record's extent along the
+ * superior axis, read from the file headers (a PNG is one slice). */
+static tassl_status count_unlabelled(const char *path, int dims, int64_t *out) {
+    tassl_manifest m;
+    tassl_status s = tassl_manifest_read(&m, path, NULL);
+    if (s != TASSL_OK) return s;
+    int64_t n = 0;
+    for (int i = 0; i < m.n && s == TASSL_OK; i++) {
+        if (dims == 3) {
+            n++;
+            continue;
+        }
+        tassl_image_info info;
+        if ((s = tassl_image_read_info(m.rec[i].image, &info)) != TASSL_OK) break;
+        int64_t k = 1;
+        for (int a = 0; a < 3 && info.format != TASSL_FORMAT_PNG; a++)
+            if ((info.orient_file[a] == 'S' || info.orient_file[a] == 'I') && a + 1 <= info.dim[0])
+                k = info.dim[a + 1];
+        n += k > 0 ? k : 1;
+    }
+    tassl_manifest_free(&m);
+    *out = n;
+    return s;
 }
 
 /* the default rule table: the environment, ./configs, then relative to the executable */
@@ -134,7 +165,7 @@ int tassl_cmd_recommend(int argc, char **argv) {
         if (strcmp(argv[i], "--estimate") == 0) return estimate(argc, argv);
     tassl_rec_query q = {0};
     const char *labels = NULL, *memory = NULL, *device = NULL, *out = NULL, *rules = NULL,
-               *dims = NULL;
+               *dims = NULL, *unlabelled = NULL;
     bool force = false;
     for (int i = 1; i < argc; i++) {
         int missing = 0;
@@ -155,6 +186,8 @@ int tassl_cmd_recommend(int argc, char **argv) {
             device = v;
         else if ((v = tassl_cli_opt(argc, argv, &i, "--data", &missing)))
             q.data = v;
+        else if ((v = tassl_cli_opt(argc, argv, &i, "--unlabelled", &missing)))
+            unlabelled = v;
         else if ((v = tassl_cli_opt(argc, argv, &i, "--out", &missing)))
             out = v;
         else if ((v = tassl_cli_opt(argc, argv, &i, "--rules", &missing)))
@@ -192,6 +225,15 @@ int tassl_cmd_recommend(int argc, char **argv) {
         }
         q.memory_bytes = (double)tassl_device_get_info(dev)->global_mem;
         tassl_device_free(dev);
+    }
+    if (unlabelled) {
+        long long n = strtoll(unlabelled, &e, 10);
+        if (e == unlabelled || *e || n < 1)
+            return usage_err("--unlabelled: '%s' is not a count of images (an integer >= 1)", unlabelled);
+        q.unlabelled = n;
+    } else if (q.data && count_unlabelled(q.data, q.dims, &q.unlabelled) != TASSL_OK) {
+        fprintf(stderr, "tassl recommend: --data: %s\n", tassl_last_error());
+        return 2;
     }
     if (tassl_rec_query_check(&q) != TASSL_OK) {
         fprintf(stderr, "tassl recommend: %s\n", tassl_last_error());

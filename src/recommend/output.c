@@ -79,8 +79,11 @@ static void whys(sbuf *b, const tassl_recommendation *r, const char *const *name
 static void header(sbuf *b, const tassl_recommendation *r, const char *pre) {
     char lab[64];
     labels_text(r, lab, sizeof lab);
-    sb_printf(b, "%s%s %s, %dD, %s, target %s, memory %.2f GB\n", pre, r->q.modality, r->q.task,
+    sb_printf(b, "%s%s %s, %dD, %s, target %s, memory %.2f GB", pre, r->q.modality, r->q.task,
               r->q.dims, lab, r->q.target, r->q.memory_bytes / 1e9);
+    if (r->q.unlabelled > 0)
+        sb_printf(b, ", %lld %s to pretrain on", (long long)r->q.unlabelled, r->q.dims == 3 ? "volumes" : "images");
+    sb_printf(b, "\n");
     sb_printf(b, "%srules: %s (%d matched:", pre, r->origin, r->nmatched);
     for (int i = 0; i < r->nmatched; i++)
         sb_printf(b, " %s", r->matched[i]);

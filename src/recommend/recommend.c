@@ -84,6 +84,9 @@ static bool matches(const rec_rule *ru, const tassl_rec_query *q) {
     if (!in_list(q->task, w->task, w->ntask)) return false;
     if (!in_list(target, w->target, w->ntarget)) return false;
     if (w->ndims && w->dims[0] != q->dims && (w->ndims < 2 || w->dims[1] != q->dims)) return false;
+    if (w->has_unlabelled && (q->unlabelled <= 0 || (double)q->unlabelled < w->unlabelled[0] ||
+                              (double)q->unlabelled > w->unlabelled[1]))
+        return false;
     if (w->has_fraction || w->has_count) {
         if (q->label_fraction > 0)
             return w->has_fraction && q->label_fraction >= w->fraction[0] &&

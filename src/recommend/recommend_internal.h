@@ -55,9 +55,10 @@ typedef struct rec_when {
     int ntarget;
     int dims[2];
     int ndims;
-    bool has_fraction, has_count;
+    bool has_fraction, has_count, has_unlabelled;
     double fraction[2]; /* [lo, hi] */
     double count[2];
+    double unlabelled[2]; /* images for pretraining [lo, hi]; matches only a known count */
 } rec_when;
 
 /* One assignment: a field ("method") or a configuration key (is_key) with YAML flow text. */

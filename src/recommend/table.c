@@ -5,7 +5,8 @@
  *   rules:
  *     - id: segmentation-generative        # unique
  *       priority: 10                       # applied in ascending order; ties in file order
- *       when: {task: segmentation, dims: [2, 3], labels: {fraction: [0, 0.1], count: [0, 1000]}}
+ *       when: {task: segmentation, dims: [2, 3], labels: {fraction: [0, 0.1], count: [0, 1000]},
+ *              unlabelled: [1, 999]}           # images/volumes to pretrain on, when known
  *       set: {paradigm: generative, method: genesis, config: {method.genesis.rescale: true}}
  *       reason: "one line"                 # required
  *       source: "where it comes from"      # required
@@ -232,7 +233,7 @@ static tassl_status range2(reader *r, const yaml_node_t *n, const char *what, do
 static tassl_status read_when(reader *r, const yaml_node_t *n, rec_when *w) {
     if (n->type != YAML_MAPPING_NODE)
         return at(r, n,
-                  "when: expected a mapping of conditions (modality, task, dims, target, labels)");
+                  "when: expected a mapping of conditions (modality, task, dims, target, labels, unlabelled)");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = yaml_document_get_node(&r->doc, p->key);
         const yaml_node_t *v = yaml_document_get_node(&r->doc, p->value);
@@ -253,6 +254,9 @@ static tassl_status read_when(reader *r, const yaml_node_t *n, rec_when *w) {
             for (int i = 0; s == TASSL_OK && i < nv; i++)
                 w->dims[i] = atoi(vals[i]);
             w->ndims = nv;
+        } else if (strcmp(key, "unlabelled") == 0) {
+            s = range2(r, v, "when.unlabelled", 0, w->unlabelled);
+            w->has_unlabelled = true;
         } else if (strcmp(key, "labels") == 0) {
             if (v->type != YAML_MAPPING_NODE)
                 return at(r, v, "when.labels: expected {fraction: [lo, hi], count: [lo, hi]}");
@@ -280,7 +284,7 @@ static tassl_status read_when(reader *r, const yaml_node_t *n, rec_when *w) {
         } else {
             return at(
                 r, k,
-                "when: unknown condition '%s' (expected modality, task, dims, target, labels)",
+                "when: unknown condition '%s' (expected modality, task, dims, target, labels, unlabelled)",
                 key);
         }
         if (s != TASSL_OK) return s;
