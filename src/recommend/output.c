@@ -166,7 +166,7 @@ static const char *section_order[] = {"method",   "model", "data", "optim",
 /* note text, unquoted for a YAML comment line (no newlines in rules' text) */
 char *tassl_rec_config_yaml(const tassl_recommendation *r) {
     sbuf b = {0};
-    sb_printf(&b, "# Written by `tassl recommend` for ");
+    sb_printf(&b, "# Written by `tassl recommend` for the query:\n");
     header(&b, r, "# ");
     sb_printf(&b, "# Every value below names the rule that set it; the reasons:\n#\n");
     body(&b, r, "# ");
