@@ -365,18 +365,13 @@ static void test_simclr_knn(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    if (!mkdtemp(tmp_root)) return -1;
     if (tassl_ssl_register_config() != TASSL_OK) return -1;
-    tassl_test_device_spec(device, sizeof device);
-    printf("# device %s, run directories under %s\n", device, tmp_root);
-    return 0;
+    return tassl_test_tmp_setup(tmp_root, device, sizeof device);
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return tassl_test_rm_rf(tmp_root);
 }
 
 int main(void) {

@@ -634,9 +634,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
     (void)state;
     tassl_rec_table_free(table);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return tassl_test_rm_rf(tmp_root);
 }
 
 int main(void) {

@@ -171,18 +171,11 @@ static tassl_config *tiny(const char *name, ...) {
     assert_int_equal(tassl_config_new(&c), TASSL_OK);
     if (tassl_config_load_string(c, tiny_yaml, "tiny") != TASSL_OK)
         fail_msg("%s", tassl_last_error());
-    char a[512];
-    snprintf(a, sizeof a, "device=%s", device);
-    assert_int_equal(tassl_config_set(c, a), TASSL_OK);
-    snprintf(a, sizeof a, "output.dir=%s", tmp_root);
-    assert_int_equal(tassl_config_set(c, a), TASSL_OK);
-    snprintf(a, sizeof a, "output.name=%s", name);
-    assert_int_equal(tassl_config_set(c, a), TASSL_OK);
     va_list ap;
     va_start(ap, name);
-    for (const char *s; (s = va_arg(ap, const char *));)
-        if (tassl_config_set(c, s) != TASSL_OK) fail_msg("%s", tassl_last_error());
+    tassl_status st = tassl_test_config_point(c, device, tmp_root, name, ap);
     va_end(ap);
+    if (st != TASSL_OK) fail_msg("%s", tassl_last_error());
     return c;
 }
 
@@ -576,19 +569,14 @@ static void test_learning(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    if (!mkdtemp(tmp_root)) return -1;
     if (tassl_ssl_register_config() != TASSL_OK) return -1;
     if (tassl_ssl_method_register(&probe_method) != TASSL_OK) return -1;
-    tassl_test_device_spec(device, sizeof device);
-    printf("# device %s, run directories under %s\n", device, tmp_root);
-    return 0;
+    return tassl_test_tmp_setup(tmp_root, device, sizeof device);
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return tassl_test_rm_rf(tmp_root);
 }
 
 int main(void) {
