@@ -339,7 +339,7 @@ tassl_status prepare_colin(const tassl_prepare_opts *o, unsigned char *z_ok, int
     if ((!dbox || !dnb) && st == TASSL_OK) st = tassl_error(TASSL_ERR_NOMEM, "out of memory");
     for (int64_t z = 0; z < D && st == TASSL_OK; z++)
         if (layd[z] >= 0) dnb[z] = det_boxes(&aal, z, dbox[z]);
-    int64_t roi_org[3], roi_size[3];
+    int64_t roi_org[3] = {0, 0, 0}, roi_size[3] = {1, 0, 0};
     if (st == TASSL_OK) det_roi(&t1, layd, (const tassl_box(*)[12])dbox, dnb, roi_org, roi_size);
     int ndet[3] = {0}, nclip = 0;
     for (int64_t z = 0; z < D && st == TASSL_OK; z++) {
