@@ -33,15 +33,21 @@ static tassl_status crop_write(const tassl_image *src, const int64_t org[3], con
     return st;
 }
 
+/* the paths base/dir/{t1,brain,lobes}_STEM.nii.gz of one region */
+static void region_paths(const char *base, const char *dir, const char *stem, char pi[PATH_MAX],
+                         char pb[PATH_MAX], char pl[PATH_MAX]) {
+    data_fmt(pi, PATH_MAX, "%s/%s/t1_%s.nii.gz", base, dir, stem);
+    data_fmt(pb, PATH_MAX, "%s/%s/brain_%s.nii.gz", base, dir, stem);
+    data_fmt(pl, PATH_MAX, "%s/%s/lobes_%s.nii.gz", base, dir, stem);
+}
+
 /* the T1, brain mask and lobe map of one region, written as base/dir/{t1,brain,lobes}_STEM */
 static tassl_status write_region(const char *base, const char *dir, const char *stem,
                                  const tassl_image *t1, const tassl_image *brain,
                                  const tassl_image *lobes, const int64_t org[3],
                                  const int64_t size[3], char pi[PATH_MAX], char pb[PATH_MAX],
                                  char pl[PATH_MAX]) {
-    data_fmt(pi, PATH_MAX, "%s/%s/t1_%s.nii.gz", base, dir, stem);
-    data_fmt(pb, PATH_MAX, "%s/%s/brain_%s.nii.gz", base, dir, stem);
-    data_fmt(pl, PATH_MAX, "%s/%s/lobes_%s.nii.gz", base, dir, stem);
+    region_paths(base, dir, stem, pi, pb, pl);
     tassl_status st = crop_write(t1, org, size, pi);
     if (st == TASSL_OK) st = crop_write(brain, org, size, pb);
     if (st == TASSL_OK) st = crop_write(lobes, org, size, pl);
@@ -62,7 +68,7 @@ static int parts(int64_t n, int kmax, int64_t min) {
  * seg_il/{t1,brain,lobes}_{split}_zA-B (subject colin27-zA-B), evaluated slice by slice. */
 static tassl_status seg_interleaved(const char *base, const tassl_image *t1,
                                     const tassl_image *brain, const tassl_image *lobes,
-                                    const int *layi) {
+                                    const int *layi, const int64_t train_slab[2]) {
     tassl_manifest m[2];
     memset(m, 0, sizeof m);
     char pi[PATH_MAX], pb[PATH_MAX], pl[PATH_MAX], subj[64], stem[48];
@@ -80,7 +86,10 @@ static tassl_status seg_interleaved(const char *base, const tassl_image *t1,
         if (s == TASSL_SPLIT_TRAIN) {
             snprintf(stem, sizeof stem, "z%03lld", (long long)z);
             snprintf(subj, sizeof subj, "colin27-z%03lld", (long long)z);
-            st = write_region(base, "seg2d", stem, t1, brain, lobes, org, size, pi, pb, pl);
+            if (z >= train_slab[0] && z < train_slab[1]) /* written by the slab manifests */
+                region_paths(base, "seg2d", stem, pi, pb, pl);
+            else
+                st = write_region(base, "seg2d", stem, t1, brain, lobes, org, size, pi, pb, pl);
         } else {
             snprintf(stem, sizeof stem, "%s_z%03lld-%03lld", tassl_split_name((tassl_split)s),
                      (long long)z, (long long)e - 1);
@@ -158,7 +167,7 @@ tassl_status prepare_colin_seg(const tassl_prepare_opts *o, const char *base, co
     }
     for (int k = 0; k < 4; k++)
         tassl_manifest_free(&m[k]);
-    if (st == TASSL_OK) st = seg_interleaved(base, t1, brain, lobes, layi);
+    if (st == TASSL_OK) st = seg_interleaved(base, t1, brain, lobes, layi, slab[TASSL_SPLIT_TRAIN]);
     if (st == TASSL_OK)
         PREP_LOG(o,
                  "colin27: segmentation slabs (z) train %lld-%lld, val %lld-%lld, test %lld-%lld; "
