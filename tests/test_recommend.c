@@ -229,7 +229,8 @@ static const char *tiny_table =
 
 /* How much there is to pretrain on: with few unlabelled images (2D: < 1000, 3D: < 100 volumes)
  * the few-unlabelled rules say scratch first; an unknown count (0) or a large one leaves the
- * low-label advice alone. The CLI counts --data's records (3D) or their axial slices (2D). */
+ * low-label advice alone. A query's data is counted (3D: records; 2D: their axial slices), by
+ * the library and so by the CLI. */
 static void test_few_unlabelled(void **state) {
     (void)state;
     const struct {
@@ -273,6 +274,15 @@ static void test_few_unlabelled(void **state) {
     const char *man = tmp_file("unl.csv", "image\nu0.png\nu1.nii.gz\n");
     const int want[2] = {6, 2};
     for (int d = 2; d <= 3; d++) {
+        int64_t n = -1;
+        assert_int_equal(tassl_rec_count_unlabelled(man, d, &n), TASSL_OK);
+        assert_int_equal(n, want[d - 2]);
+        /* a query with data and no count: counted, and the rule sees the count */
+        tassl_rec_query q = query("mri", "segmentation", d, "5%", 4);
+        q.data = man;
+        tassl_recommendation *r = recommend(table, &q);
+        assert_string_equal(traced(r, "baseline")->rule, d == 2 ? "few-unlabelled-slices" : "few-unlabelled-volumes");
+        tassl_recommendation_free(r);
         snprintf(cmd, sizeof cmd, "'%s' recommend --rules '%s' --modality mri --task segmentation --dims %d "
                  "--labels 5%% --data '%s' 2>&1", tassl_exe(), config_path("recommend.yaml"), d, man);
         FILE *f = popen(cmd, "r");
@@ -286,6 +296,10 @@ static void test_few_unlabelled(void **state) {
     snprintf(cmd, sizeof cmd, "'%s' recommend --modality mri --task segmentation --dims 2 --labels 5%% "
              "--unlabelled 0 > /dev/null 2>&1", tassl_exe());
     assert_int_equal(WEXITSTATUS(system(cmd)), 2);
+    int64_t n = -1;
+    expect_error(tassl_rec_count_unlabelled(tmp_file("unl_missing.csv", "image\nnope.png\n"), 2, &n),
+                 "nope.png", NULL);
+    assert_int_equal(n, 0);
 }
 
 static void test_custom_table(void **state) {

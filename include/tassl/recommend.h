@@ -66,9 +66,14 @@ typedef struct tassl_rec_query {
     int64_t label_count;   /* > 0 when given as a count of labelled cases, else 0            */
     double memory_bytes;   /* the budget for one training step                               */
     const char *data;      /* a manifest for data.source: manifest; NULL = synthetic         */
-    int64_t unlabelled;    /* images available for pretraining (`--unlabelled`, else the
-                            * --data manifest's records); 0 = not known                    */
+    int64_t unlabelled;    /* images (2D) or volumes (3D) to pretrain on; 0 = count them in
+                            * `data` (tassl_rec_count_unlabelled), or unknown without it     */
 } tassl_rec_query;
+
+/* What there is to pretrain on in a manifest, every record (the written config reads them all,
+ * data.split: all): 3D, its records; 2D, its axial slices — each record's extent along the
+ * superior axis from the file headers (a PNG is one slice). Errors name the manifest or file. */
+tassl_status tassl_rec_count_unlabelled(const char *manifest, int dims, int64_t *out);
 
 /* The allowed values, for messages and --help: "ct|mri|...". */
 extern const char *const tassl_rec_modalities;

@@ -11,8 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
-#include "tassl/dataset.h"
-#include "tassl/io.h"
 #include "tassl/task.h"
 #include "tassl/device.h"
 #include "tassl/recommend.h"
@@ -47,32 +45,6 @@ void tassl_cmd_recommend_help(FILE *out) {
         "                 in the current folder or next to the program's source tree)\n"
         "  --estimate CONFIG  only print the memory estimate of a pretraining config\n",
         tassl_rec_modalities, tassl_rec_tasks, tassl_rec_targets);
-}
-
-/* What there is to pretrain on in a manifest (every record: the written config reads them all,
- * data.split: all): 3D, its volumes; 2D, its axial slices — each record's extent along the
- * superior axis, read from the file headers (a PNG is one slice). */
-static tassl_status count_unlabelled(const char *path, int dims, int64_t *out) {
-    tassl_manifest m;
-    tassl_status s = tassl_manifest_read(&m, path, NULL);
-    if (s != TASSL_OK) return s;
-    int64_t n = 0;
-    for (int i = 0; i < m.n && s == TASSL_OK; i++) {
-        if (dims == 3) {
-            n++;
-            continue;
-        }
-        tassl_image_info info;
-        if ((s = tassl_image_read_info(m.rec[i].image, &info)) != TASSL_OK) break;
-        int64_t k = 1;
-        for (int a = 0; a < 3 && info.format != TASSL_FORMAT_PNG; a++)
-            if ((info.orient_file[a] == 'S' || info.orient_file[a] == 'I') && a + 1 <= info.dim[0])
-                k = info.dim[a + 1];
-        n += k > 0 ? k : 1;
-    }
-    tassl_manifest_free(&m);
-    *out = n;
-    return s;
 }
 
 /* the default rule table: the environment, ./configs, then relative to the executable */
@@ -231,9 +203,6 @@ int tassl_cmd_recommend(int argc, char **argv) {
         if (e == unlabelled || *e || n < 1)
             return usage_err("--unlabelled: '%s' is not a count of images (an integer >= 1)", unlabelled);
         q.unlabelled = n;
-    } else if (q.data && count_unlabelled(q.data, q.dims, &q.unlabelled) != TASSL_OK) {
-        fprintf(stderr, "tassl recommend: --data: %s\n", tassl_last_error());
-        return 2;
     }
     if (tassl_rec_query_check(&q) != TASSL_OK) {
         fprintf(stderr, "tassl recommend: %s\n", tassl_last_error());

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "rec_result.h"
+#include "tassl/dataset.h"
+#include "tassl/io.h"
 
 /* ---- the query ------------------------------------------------------------------------------ */
 
@@ -366,6 +368,30 @@ done:
 
 static const char *required[] = {"paradigm", "method", "preset", "encoder"};
 
+tassl_status tassl_rec_count_unlabelled(const char *manifest, int dims, int64_t *out) {
+    *out = 0;
+    tassl_manifest m;
+    tassl_status s = tassl_manifest_read(&m, manifest, NULL);
+    if (s != TASSL_OK) return s;
+    int64_t n = 0;
+    for (int i = 0; i < m.n && s == TASSL_OK; i++) {
+        if (dims == 3) {
+            n++;
+            continue;
+        }
+        tassl_image_info info;
+        if ((s = tassl_image_read_info(m.rec[i].image, &info)) != TASSL_OK) break;
+        int64_t k = 1; /* a PNG, or a file without a superior axis: one slice */
+        for (int a = 0; a < 3 && info.format != TASSL_FORMAT_PNG; a++)
+            if ((info.orient_file[a] == 'S' || info.orient_file[a] == 'I') && a + 1 <= info.dim[0])
+                k = info.dim[a + 1];
+        n += k > 0 ? k : 1;
+    }
+    tassl_manifest_free(&m);
+    if (s == TASSL_OK) *out = n;
+    return s;
+}
+
 tassl_status tassl_recommend(const tassl_rec_table *t, const tassl_rec_query *q,
                              tassl_recommendation **out) {
     *out = NULL;
@@ -391,10 +417,16 @@ tassl_status tassl_recommend(const tassl_rec_table *t, const tassl_rec_query *q,
     r->q.target = r->target;
     r->q.data = q->data ? r->data : NULL;
     r->origin = t->origin;
+    if (r->q.unlabelled == 0 && r->q.data &&
+        (s = tassl_rec_count_unlabelled(r->q.data, r->q.dims, &r->q.unlabelled)) != TASSL_OK) {
+        free(r);
+        free(order);
+        return tassl_error(s, "--data: %s", tassl_last_error());
+    }
 
     int n = 0;
     for (int i = 0; i < t->n; i++)
-        if (matches(&t->rules[i], q)) order[n++] = &t->rules[i];
+        if (matches(&t->rules[i], &r->q)) order[n++] = &t->rules[i];
     qsort(order, (size_t)n, sizeof *order, cmp_rules);
     for (int i = 0; i < n; i++) {
         const rec_rule *ru = order[i];
